@@ -1,0 +1,23 @@
+"""The one error family. Known errors exit 1 with one clear line at the CLI boundary."""
+
+from __future__ import annotations
+
+
+class CiloError(Exception):
+    """A failure the user can act on: the message names the object, the problem and the fix."""
+
+    exit_code = 1
+
+
+class UsageError(CiloError):
+    """The command line itself is wrong (exit 2, like docker and compose)."""
+
+    exit_code = 2
+
+
+class StateError(CiloError):
+    """The state file cannot be read, validated or written."""
+
+
+class EngineError(CiloError):
+    """The Docker engine or compose refused or failed a request."""

@@ -1,0 +1,80 @@
+"""Atomic file writes and workspace copies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+TMP_PREFIX = ".cilo-tmp-"
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path` so readers see the old or the new file, never a part of one.
+
+    Temp file in the same folder (same filesystem), fsync, then rename; the folder is
+    fsynced too so the rename itself survives a crash.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy a project folder, keeping modes and symlinks, with reflinks where possible.
+
+    GNU cp does copy-on-write clones (`--reflink=auto`) on btrfs/xfs and falls back to a
+    plain copy elsewhere; Python's copytree is the fallback where cp is not GNU (macOS).
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        proc = subprocess.run(
+            ["cp", "-a", "--reflink=auto", f"{src}/.", str(tmp)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            shutil.copytree(src, tmp, symlinks=True)
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
