@@ -1,0 +1,377 @@
+"""The command line: parse arguments, call one domain function, print its result.
+
+It never talks to Docker itself; `run()` is the one error boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from . import __version__
+from .errors import CiloError
+
+app = typer.Typer(
+    name="cilo",
+    help="Run isolated copies of this Docker Compose project side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+EngineFactory = Callable[[], Any]
+_engine_factory: EngineFactory | None = None
+_docker_opts: Any = None
+
+
+def _ctx(c: typer.Context):  # type: ignore[no-untyped-def]
+    from .lifecycle import Context
+
+    return c.find_root().obj if isinstance(c.find_root().obj, Context) else _make_ctx(c)
+
+
+def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
+    from .engine import Engine
+    from .lifecycle import Context
+    from .project import ComposeOptions
+
+    p = c.find_root().params
+    engine = _engine_factory() if _engine_factory else Engine(_docker_opts)
+    ctx = Context(
+        engine=engine,
+        compose=ComposeOptions(
+            files=tuple(p.get("file") or ()),
+            profiles=tuple(p.get("profile") or ()),
+            env_files=tuple(p.get("env_file") or ()),
+            project_directory=p.get("project_directory"),
+            project_name=p.get("project_name"),
+        ),
+        project=p.get("project"),
+    )
+    c.find_root().obj = ctx
+    return ctx
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"docker cilo version {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    file: Optional[list[str]] = typer.Option(None, "-f", "--file", help="Compose configuration files (repeatable), as for docker compose."),
+    profile: Optional[list[str]] = typer.Option(None, "--profile", help="Compose profiles to enable (repeatable)."),
+    env_file: Optional[list[str]] = typer.Option(None, "--env-file", help="Alternate environment files (repeatable)."),
+    project_directory: Optional[str] = typer.Option(None, "--project-directory", help="Alternate working directory."),
+    project_name: Optional[str] = typer.Option(None, "-p", "--project-name", help="Compose project name."),
+    project: Optional[str] = typer.Option(None, "--project", help="Address an existing environment of project NAME from anywhere."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Run isolated copies of this Docker Compose project side by side.
+
+    Each environment gets its own network and /24 subnet, no published host ports, its
+    own containers and volumes, and names like http://web.ENV.test.
+    """
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
+    from .dnsnames import names_for_env
+    from . import config, state
+
+    names = names_for_env(state.read_state().doc, f"{record['project']}/{record['name']}",
+                          config.dns_suffix())
+    return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()}
+
+
+@app.command()
+def up(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    build: bool = typer.Option(False, "--build", help="Build images before starting."),
+    recreate: bool = typer.Option(False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
+    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+) -> None:
+    """Create the environment if needed and start it."""
+    from . import lifecycle, output
+
+    record = lifecycle.up(_ctx(c), env, build=build, recreate=recreate, copy=copy)
+    print(output.env_status(record, _urls(record)))
+
+
+@app.command()
+def create(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+) -> None:
+    """Create the environment (network, subnet, override, state) without starting it."""
+    from . import lifecycle
+
+    record = lifecycle.create(_ctx(c), env, copy=copy)
+    print(f"environment {record['project']}/{record['name']} created on {record['subnet']}")
+
+
+@app.command()
+def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+    """Stop the environment's containers (everything is kept)."""
+    from . import lifecycle
+
+    record = lifecycle.down(_ctx(c), env)
+    print(f"environment {record['project']}/{record['name']} stopped")
+
+
+@app.command()
+def destroy(
+    c: typer.Context,
+    env: Optional[str] = typer.Argument(None, help="ENV or PROJECT/ENV."),
+    all_: bool = typer.Option(False, "--all", help="Destroy every environment of this project (with --project or outside a project: of every project)."),
+    force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+) -> None:
+    """Remove the environment: containers, networks, volumes, workspace and state entry."""
+    from . import lifecycle
+
+    ctx = _ctx(c)
+    if all_ == bool(env):
+        raise CiloError("give an environment name or --all (not both); e.g. docker cilo destroy dev")
+    if all_:
+        if not force:
+            raise CiloError("destroy --all removes every environment and its volumes; add --force to confirm")
+        every = _outside_project(ctx)
+        done = lifecycle.destroy_all(ctx, every_project=every)
+        print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
+        return
+    record = lifecycle.get_env(ctx, env or "")
+    key = f"{record['project']}/{record['name']}"
+    if not force and sys.stdin.isatty() and not typer.confirm(f"destroy {key} and its volumes?"):
+        raise typer.Exit(1)
+    lifecycle.destroy(ctx, env or "")
+    print(f"environment {key} destroyed")
+
+
+def _outside_project(ctx: Any) -> bool:
+    from .project import resolve_target
+
+    if ctx.project or ctx.compose.project_name or ctx.compose.files:
+        return False
+    try:
+        resolve_target(ctx.compose, ctx.cwd)
+    except CiloError:
+        return True
+    return False
+
+
+@app.command("list")
+def list_(
+    c: typer.Context,
+    all_: bool = typer.Option(False, "--all", "-a", help="Environments of every project."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List this project's environments (--all: every project's)."""
+    from . import lifecycle, output, state
+
+    ctx = _ctx(c)
+    project = None
+    if not all_:
+        if _outside_project(ctx):
+            print("not in a compose project folder: listing every project's environments",
+                  file=sys.stderr)
+        else:
+            project = lifecycle.current_project(ctx)
+    records = [r for _, _, r in state.read_state().all_environments()
+               if project is None or r["project"] == project]
+    if as_json:
+        _print_json([output.env_json(r) for r in records])
+    else:
+        print(output.env_list(records))
+
+
+@app.command()
+def status(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Show one environment: status, subnet, services, addresses and URLs."""
+    from . import lifecycle, output
+
+    ctx = _ctx(c)
+    record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
+    urls = _urls(record)
+    if as_json:
+        _print_json(output.env_json(record, urls))
+    else:
+        print(output.env_status(record, urls))
+
+
+@app.command()
+def path(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+    """Print the environment's workspace folder."""
+    from . import lifecycle
+
+    print(lifecycle.get_env(_ctx(c), env)["workspace"])
+
+
+@app.command(context_settings=PASSTHROUGH)
+def logs(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    services: Optional[list[str]] = typer.Argument(None, help="Services (default: all)."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Follow log output."),
+    tail: Optional[str] = typer.Option(None, "--tail", help="Lines from the end of each log."),
+) -> None:
+    """Show the environment's logs (docker compose logs)."""
+    args = ["logs", *(["--follow"] if follow else []), *(["--tail", tail] if tail else [])]
+    _compose_exec(c, env, [*args, *(services or [])])
+
+
+@app.command("exec", context_settings=PASSTHROUGH)
+def exec_(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    service: str = typer.Argument(..., help="Service to run the command in."),
+    command: Optional[list[str]] = typer.Argument(None, help="Command and arguments (default: sh)."),
+) -> None:
+    """Run a command in a running service container (docker compose exec)."""
+    tty = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
+    _compose_exec(c, env, ["exec", *tty, service, *(command or ["sh"])])
+
+
+@app.command("compose", context_settings=PASSTHROUGH)
+def compose_(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    args: Optional[list[str]] = typer.Argument(None, help="Any docker compose command and its arguments."),
+) -> None:
+    """Run any docker compose command against the environment's copy."""
+    _compose_exec(c, env, list(args or []))
+
+
+def _compose_exec(c: typer.Context, env: str, args: list[str]) -> None:
+    from . import lifecycle
+
+    ctx = _ctx(c)
+    record = lifecycle.get_env(ctx, env)
+    argv = ctx.engine.compose_argv(lifecycle.env_target(record)) + args
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise typer.Exit(_exec(argv))
+
+
+def _exec(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    import subprocess
+
+    try:
+        return subprocess.call(argv, env=env, cwd=cwd)
+    except FileNotFoundError:
+        raise CiloError(f"command {argv[0]} not found; check the command name and PATH") from None
+    except KeyboardInterrupt:
+        return 130
+
+
+@app.command(context_settings=PASSTHROUGH)
+def run(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    command: list[str] = typer.Argument(..., help="Command to run on the host in the workspace."),
+) -> None:
+    """Create and start the environment if needed, then run CMD in its workspace.
+
+    CMD sees CILO_ENV, CILO_PROJECT, CILO_WORKSPACE, CILO_DNS_SUFFIX and CILO_BASE_URL.
+    """
+    from . import config, lifecycle
+    from .names import project_dns_label
+
+    ctx = _ctx(c)
+    record = lifecycle.ensure_running(ctx, env)
+    suffix = config.dns_suffix()
+    child_env = dict(os.environ)
+    child_env.update(
+        CILO_ENV=record["name"],
+        CILO_PROJECT=record["project"],
+        CILO_WORKSPACE=record["workspace"],
+        CILO_DNS_SUFFIX=suffix,
+        CILO_BASE_URL=f"http://{project_dns_label(record['project'])}.{record['name']}.{suffix}",
+    )
+    raise typer.Exit(_exec(command, env=child_env, cwd=record["workspace"]))
+
+
+@app.command()
+def version() -> None:
+    """Show the version."""
+    print(f"docker cilo version {__version__}")
+
+
+def _register_optional() -> None:
+    """DNS commands live in their own module."""
+    try:
+        from .cli_dns import dns_app, init_command
+    except ImportError:  # pragma: no cover - during development only
+        return
+    app.add_typer(dns_app, name="dns", help="Manage cilo's DNS server (dnsmasq).")
+
+    @app.command()
+    def init(
+        print_only: bool = typer.Option(False, "--print", help="Only print what would change."),
+        uninstall: bool = typer.Option(False, "--uninstall", help="Undo what init did."),
+    ) -> None:
+        """Make the system send *.test queries to cilo's DNS server."""
+        raise typer.Exit(init_command(print_only, uninstall))
+
+
+_register_optional()
+
+
+def metadata() -> str:
+    from importlib import resources
+
+    return resources.files("compose_cilo").joinpath("plugin-manifest").read_text()
+
+
+def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
+    """The one boundary: known errors exit 1 with one line, usage errors 2, ^C 130."""
+    global _engine_factory, _docker_opts
+    from .argv import split
+
+    if argv[:1] == ["docker-cli-plugin-metadata"]:
+        print(metadata(), end="")
+        return 0
+    debug = "--debug" in argv
+    try:
+        _docker_opts, args = split(argv)
+        _engine_factory = engine_factory
+        app(args=args, prog_name="docker cilo", standalone_mode=False)
+        return 0
+    except typer.Exit as e:
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    except CiloError as e:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - the boundary for unexpected errors
+        if hasattr(e, "show") and hasattr(e, "exit_code"):  # click's usage errors
+            e.show()
+            return int(e.exit_code)
+        if debug:
+            raise
+        print(f"unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1

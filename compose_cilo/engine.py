@@ -1,0 +1,254 @@
+"""The one engine seam: every Docker and compose call goes through here.
+
+It wraps python-on-whales (imported only when an engine call is made: it costs ~250 ms
+of start-up) and returns the project's own small types, so the rest of cilo is testable
+without an engine. Docker's global options (`--context`, `-H`, `--config`,
+`--log-level`) given before `cilo` are applied to every call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import EngineError
+from .project import ComposeTarget
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    """Docker's global options, as the docker CLI handed them to the plugin."""
+
+    context: str | None = None
+    host: str | None = None
+    config: str | None = None
+    log_level: str | None = None
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str | None = None
+    tlscert: str | None = None
+    tlskey: str | None = None
+
+    @property
+    def binary(self) -> str:
+        # The docker CLI that launched us (the plugin protocol sets this); else PATH's docker.
+        return os.environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND") or "docker"
+
+    def argv(self) -> list[str]:
+        out = [self.binary]
+        for flag, value in (
+            ("--config", self.config),
+            ("--context", self.context),
+            ("--host", self.host),
+            ("--log-level", self.log_level),
+            ("--tlscacert", self.tlscacert),
+            ("--tlscert", self.tlscert),
+            ("--tlskey", self.tlskey),
+        ):
+            if value:
+                out += [flag, value]
+        out += ["--tls"] if self.tls else []
+        out += ["--tlsverify"] if self.tlsverify else []
+        return out
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    service: str
+    state: str  # running, exited, created, restarting, paused, dead
+    addresses: dict[str, str]  # network name -> IPv4 address
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    id: str
+    name: str
+    subnets: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def _translated(action: str, fix: str = "") -> Iterator[None]:
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        yield
+    except DockerException as e:
+        detail = (e.stderr or "").strip().splitlines()
+        reason = detail[-1] if detail else f"exit status {e.return_code}"
+        if "Cannot connect to the Docker daemon" in (e.stderr or "") or "connect: " in reason:
+            raise EngineError(
+                f"cannot reach the Docker engine ({reason}); start dockerd or check "
+                "--context / DOCKER_HOST"
+            ) from None
+        raise EngineError(f"{action} failed: {reason}{'; ' + fix if fix else ''}") from None
+    except FileNotFoundError as e:
+        raise EngineError(f"{action} failed: {e.filename} not found; install Docker") from None
+
+
+class Engine:
+    """One Docker engine, addressed with the user's global docker options."""
+
+    def __init__(self, opts: DockerOptions | None = None) -> None:
+        self.opts = opts or DockerOptions()
+        self._docker: DockerClient | None = None
+
+    def _client(self, target: ComposeTarget | None = None) -> DockerClient:
+        from python_on_whales import DockerClient
+
+        o = self.opts
+        kwargs: dict[str, Any] = dict(
+            client_call=[o.binary],
+            config=o.config,
+            context=o.context,
+            host=o.host,
+            log_level=o.log_level,
+            tls=o.tls or None,
+            tlsverify=o.tlsverify or None,
+            tlscacert=o.tlscacert,
+            tlscert=o.tlscert,
+            tlskey=o.tlskey,
+        )
+        if target is None:
+            if self._docker is None:
+                self._docker = DockerClient(**kwargs)
+            return self._docker
+        return DockerClient(
+            **kwargs,
+            compose_files=list(target.files),
+            compose_profiles=list(target.profiles),
+            compose_env_files=list(target.env_files),
+            compose_project_name=target.project_name,
+            compose_project_directory=target.project_dir,
+        )
+
+    # --- compose ---------------------------------------------------------------------
+
+    def compose_config(self, target: ComposeTarget) -> dict[str, Any]:
+        """The fully resolved project, as compose sees it (all profiles enabled)."""
+        from dataclasses import replace
+
+        every = replace(target, profiles=("*",))
+        with _translated(
+            f"docker compose config for {target.files[0]}", "fix the compose file above"
+        ):
+            return self._client(every).compose.config(return_json=True)
+
+    def compose_up(self, target: ComposeTarget, *, build: bool, recreate: bool) -> None:
+        with _translated(f"docker compose up of {target.project_name}", "see compose's output above"):
+            self._client(target).compose.up(
+                detach=True, build=build, force_recreate=recreate, remove_orphans=True
+            )
+
+    def compose_stop(self, target: ComposeTarget) -> None:
+        with _translated(f"docker compose stop of {target.project_name}"):
+            self._client(target).compose.stop()
+
+    def compose_down(self, target: ComposeTarget, *, volumes: bool = True) -> None:
+        with _translated(f"docker compose down of {target.project_name}"):
+            self._client(target).compose.down(volumes=volumes, remove_orphans=True, timeout=10)
+
+    def compose_argv(self, target: ComposeTarget) -> list[str]:
+        """The docker compose command line for `target`, for commands run in the foreground."""
+        argv = [*self.opts.argv(), "compose", "--project-directory", target.project_dir]
+        for f in target.files:
+            argv += ["--file", f]
+        for f in target.env_files:
+            argv += ["--env-file", f]
+        for p in target.profiles:
+            argv += ["--profile", p]
+        if target.project_name:
+            argv += ["--project-name", target.project_name]
+        return argv
+
+    # --- engine objects --------------------------------------------------------------
+
+    def version(self) -> str:
+        with _translated("docker version"):
+            return str(self._client().version().server.version)
+
+    def create_network(
+        self, name: str, subnet: str, gateway: str, ip_range: str, labels: dict[str, str]
+    ) -> None:
+        from python_on_whales.utils import run
+
+        # python-on-whales has no --ip-range; the same client's command line does
+        argv = [*self._client().client_config.docker_cmd, "network", "create",
+                "--driver", "bridge", "--subnet", subnet, "--gateway", gateway,
+                "--ip-range", ip_range]
+        for key, value in sorted(labels.items()):
+            argv += ["--label", f"{key}={value}"]
+        with _translated(f"creating docker network {name} ({subnet})"):
+            run([*argv, name])
+
+    def remove_networks(self, names: Sequence[str]) -> None:
+        if names:
+            with _translated(f"removing docker networks {', '.join(names)}"):
+                self._client().network.remove(list(names))
+
+    def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
+        """Networks (all, or those with all `labels`), inspected in one batched call."""
+        filters = [("label", f"{k}={v}") for k, v in (labels or {}).items()]
+        with _translated("listing docker networks"):
+            nets = self._client().network.list(filters=filters)
+        return [
+            NetworkInfo(
+                id=n.id,
+                name=n.name,
+                subnets=tuple(c["Subnet"] for c in (n.ipam.config or []) if c.get("Subnet")),
+                labels=dict(n.labels or {}),
+            )
+            for n in nets
+        ]
+
+    def containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        filters = [("label", f"{k}={v}") for k, v in labels.items()]
+        with _translated("listing containers"):
+            found = self._client().container.list(all=True, filters=filters)
+        out = []
+        for c in found:
+            nets = c.network_settings.networks or {}
+            lab = dict(c.config.labels or {})
+            out.append(
+                ContainerInfo(
+                    id=c.id,
+                    name=c.name,
+                    service=lab.get("com.docker.compose.service", lab.get("cilo.service", "")),
+                    state=c.state.status or "unknown",
+                    addresses={k: v.ip_address for k, v in nets.items() if v.ip_address},
+                    labels=lab,
+                )
+            )
+        return sorted(out, key=lambda c: c.name)
+
+    def remove_containers(self, ids: Sequence[str]) -> None:
+        if ids:
+            with _translated("removing containers"):
+                self._client().container.remove(list(ids), force=True, volumes=True)
+
+    def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
+        filters = [("label", f"{k}={v}") for k, v in labels.items()]
+        with _translated("listing volumes"):
+            vols = self._client().volume.list(filters=dict(filters))
+        return sorted((VolumeInfo(v.name, dict(v.labels or {})) for v in vols), key=lambda v: v.name)
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        if names:
+            with _translated(f"removing volumes {', '.join(names)}"):
+                self._client().volume.remove(list(names))
+

@@ -1,0 +1,439 @@
+"""The environment lifecycle: create, up, down, destroy.
+
+Each step is: resolve (no lock) -> decide and record (inside the state lock, fast) ->
+engine work (outside the lock, slow) -> record the result (inside the lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import dnsnames, envnet, override, paths, state
+from .engine import ContainerInfo, Engine
+from .errors import CiloError
+from .fsutil import atomic_write, copy_tree, remove_tree
+from .names import check_env_name, check_project_name, compose_project_name, env_key
+from .project import ComposeOptions, ComposeTarget, ProjectModel, model_from_config, resolve_target
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Context:
+    """What every command gets: the engine seam, compose options and where to report."""
+
+    engine: Engine
+    compose: ComposeOptions = field(default_factory=ComposeOptions)
+    project: str | None = None  # --project NAME: address an existing environment by project
+    cwd: Path = field(default_factory=Path.cwd)
+    say: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- finding the project and the environment ---------------------------------------------
+
+
+def resolve_project(ctx: Context) -> tuple[ComposeTarget, ProjectModel]:
+    target = resolve_target(ctx.compose, ctx.cwd)
+    model = model_from_config(ctx.engine.compose_config(target))
+    check_project_name(model.name)
+    return target, model
+
+
+def split_ref(ref: str, project: str | None) -> tuple[str | None, str]:
+    """`ENV` or `PROJECT/ENV` (the latter addresses any project from anywhere)."""
+    if "/" in ref:
+        proj, _, env = ref.partition("/")
+        return check_project_name(proj), check_env_name(env)
+    return (check_project_name(project) if project else None), check_env_name(ref)
+
+
+def current_project(ctx: Context) -> str:
+    """The project of the working folder, cheaply when state already knows its files."""
+    if ctx.project:
+        return check_project_name(ctx.project)
+    if ctx.compose.project_name:
+        return check_project_name(ctx.compose.project_name)
+    target = resolve_target(ctx.compose, ctx.cwd)
+    for _, _, env in state.read_state().all_environments():
+        if env["project_dir"] == target.project_dir and env["compose_files"] == list(target.files):
+            return env["project"]
+    _, model = resolve_project(ctx)
+    return model.name
+
+
+def get_env(ctx: Context, ref: str) -> Record:
+    """The state record of an existing environment, or a clear error."""
+    project, env = split_ref(ref, ctx.project)
+    project = project or current_project(ctx)
+    record = state.read_state().environments().get(env_key(project, env))
+    if record is None:
+        raise CiloError(
+            f"environment {env_key(project, env)} does not exist; create it with "
+            f"`docker cilo up {env}` in the project folder, or see `docker cilo list --all`"
+        )
+    return record
+
+
+# --- targets ----------------------------------------------------------------------------
+
+
+def _in_workspace(path: str, record: Record) -> str:
+    if not record["copy"]:
+        return path
+    try:
+        rel = Path(path).relative_to(record["project_dir"])
+    except ValueError:
+        return path  # a file outside the project folder is used where it is
+    return str(Path(record["workspace"]) / rel)
+
+
+def user_target(record: Record) -> ComposeTarget:
+    """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
+    return ComposeTarget(
+        files=tuple(_in_workspace(f, record) for f in record["compose_files"]),
+        project_dir=record["workspace"],
+        env_files=tuple(_in_workspace(f, record) for f in record["env_files"]),
+        profiles=tuple(record["profiles"]),
+        project_name=record["project"],
+    )
+
+
+def env_target(record: Record) -> ComposeTarget:
+    """The copy: the user's files, then the generated override, under its own project name."""
+    base = user_target(record)
+    return replace(
+        base, files=(*base.files, record["override"]), project_name=record["compose_project"]
+    )
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
+    edir = paths.env_dir(project, env)
+    stamp = now()
+    return {
+        "name": env,
+        "project": project,
+        "compose_project": compose_project_name(project, env),
+        "status": "creating",
+        "subnet": subnet,
+        "network": compose_project_name(project, env),
+        "project_dir": target.project_dir,
+        "compose_files": list(target.files),
+        "env_files": list(target.env_files),
+        "profiles": list(target.profiles),
+        "workspace": str(edir / "workspace") if copy else target.project_dir,
+        "copy": copy,
+        "override": str(edir / "override.yml"),
+        "created_at": stamp,
+        "updated_at": stamp,
+        "services": {},
+    }
+
+
+def service_records(model: ProjectModel, addresses: dict[str, str], old: Record) -> Record:
+    out: Record = {}
+    ingress_flags: dict[str, bool] = {}
+    for name, svc in model.services.items():
+        explicit, hostnames = dnsnames.parse_service_labels(name, svc.labels)
+        ingress_flags[name] = explicit
+        prev = old.get(name, {})
+        out[name] = {
+            "ip": addresses.get(name),
+            "container": prev.get("container"),
+            "status": prev.get("status", "not created"),
+            "ingress": False,
+            "hostnames": hostnames,
+            "replicas": prev.get("replicas", []),
+        }
+    ingress = dnsnames.pick_ingress(ingress_flags)
+    if ingress:
+        out[ingress]["ingress"] = True
+    return out
+
+
+def apply_containers(
+    record: Record, containers: list[ContainerInfo], shares: dict[str, str] | None = None
+) -> None:
+    """Record the real containers and their addresses on the environment network.
+
+    `shares` maps a service with `network_mode: service:X` to X: it lives in X's network
+    namespace, so it answers on X's address.
+    """
+    by_service: dict[str, list[ContainerInfo]] = {}
+    for c in containers:
+        by_service.setdefault(c.service, []).append(c)
+    services = record["services"]
+    for name, svc in services.items():
+        found = by_service.get(name, [])
+        svc["replicas"] = [
+            {"container": c.name, "ip": c.addresses.get(record["network"]), "status": c.state}
+            for c in found
+        ]
+        svc["container"] = found[0].name if found else None
+        states = {c.state for c in found}
+        svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
+        if found and found[0].addresses.get(record["network"]):
+            svc["ip"] = found[0].addresses[record["network"]]
+    for name, parent in (shares or {}).items():
+        if name in services and parent in services:
+            services[name]["ip"] = services[parent]["ip"]
+
+
+def _update(key: str, change: Callable[[Record], None]) -> Record:
+    with state.mutate() as st:
+        record = st.environments().get(key)
+        if record is None:
+            raise CiloError(f"environment {key} vanished from state while cilo worked on it")
+        change(record)
+        record["updated_at"] = now()
+        return dict(record)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _reserve(ctx: Context, target: ComposeTarget, project: str, env: str, copy: bool) -> Record:
+    """Record a new environment with a free subnet (inside the lock); return it."""
+    key = env_key(project, env)
+    external = envnet.engine_taken(ctx.engine)
+    with state.mutate() as st:
+        envs = st.environments()
+        if key in envs:
+            return dict(envs[key])
+        record = new_record(target, project, env, envnet.allocate(st, key, external, []), copy)
+        envs[key] = record
+        return dict(record)
+
+
+def _check_same_project(record: Record, target: ComposeTarget) -> None:
+    if record["project_dir"] != target.project_dir:
+        raise CiloError(
+            f"environment {record['project']}/{record['name']} belongs to the project in "
+            f"{record['project_dir']}, not {target.project_dir}; pick another environment "
+            "name or another project name (-p)"
+        )
+
+
+def _ensure_network(ctx: Context, record: Record) -> Record:
+    key = env_key(record["project"], record["name"])
+    existing = {n.name for n in ctx.engine.networks({"cilo.project": record["project"]})}
+    if record["network"] in existing:
+        return record
+
+    def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
+        external = envnet.engine_taken(ctx.engine)
+        with state.mutate() as st:
+            subnet = envnet.allocate(st, key, external, refused)
+            st.environments()[key]["subnet"] = subnet
+            return subnet
+
+    subnet = envnet.create_with_retry(
+        ctx.engine, record["network"], record["subnet"], record["project"], record["name"],
+        reallocate,
+    )
+    record["subnet"] = subnet
+    return record
+
+
+def _prepare(ctx: Context, env: str, copy: bool) -> tuple[Record, ProjectModel]:
+    """Create the environment if needed and (re)write its override; no containers yet."""
+    check_env_name(env)
+    if ctx.project:
+        record = get_env(ctx, f"{ctx.project}/{env}")
+        model = model_from_config(ctx.engine.compose_config(user_target(record)))
+    else:
+        target, model = resolve_project(ctx)
+        for svc in model.services.values():  # refuse bad labels before anything is created
+            dnsnames.parse_service_labels(svc.name, svc.labels)
+        record = _reserve(ctx, target, model.name, env, copy)
+        _check_same_project(record, target)
+    key = env_key(record["project"], env)
+    try:
+        record = _ensure_network(ctx, record)
+        if record["copy"] and not Path(record["workspace"]).exists():
+            ctx.say(f"copying {record['project_dir']} to {record['workspace']}")
+            copy_tree(Path(record["project_dir"]), Path(record["workspace"]))
+            model = model_from_config(ctx.engine.compose_config(user_target(record)))
+        previous = {n: s.get("ip") for n, s in record["services"].items()}
+        addresses = override.assign_addresses(
+            record["subnet"], override.fixed_address_services(model), previous
+        )
+        write_override(record, model, addresses)
+    except BaseException:
+        if record["status"] == "creating":
+            _forget_failed_create(ctx, record)
+        raise
+
+    def record_services(r: Record) -> None:
+        r["subnet"] = record["subnet"]
+        r["services"] = service_records(model, addresses, r["services"])
+        if r["status"] == "creating":
+            r["status"] = "created"
+
+    return _update(key, record_services), model
+
+
+def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
+    ident = override.EnvIdentity(
+        record["project"], record["name"], record["network"], record["subnet"]
+    )
+    text = override.render(override.build_override(model, ident, addresses), ident)
+    path = Path(record["override"])
+    paths.ensure_private_dir(path.parent)
+    atomic_write(path, text, 0o600)
+
+
+def _forget_failed_create(ctx: Context, record: Record) -> None:
+    """Undo a create that failed half-way: nothing of it may be left."""
+    try:
+        ctx.engine.remove_networks([n.name for n in ctx.engine.networks(selector(record))])
+    finally:
+        remove_tree(paths.env_dir(record["project"], record["name"]))
+        with state.mutate() as st:
+            st.environments().pop(env_key(record["project"], record["name"]), None)
+
+
+def create(ctx: Context, env: str, copy: bool = False) -> Record:
+    record, _ = _prepare(ctx, env, copy)
+    return record
+
+
+def refresh(
+    ctx: Context, record: Record, status: str | None = None,
+    shares: dict[str, str] | None = None,
+) -> Record:
+    """Read the environment's containers from the engine and record them."""
+    containers = ctx.engine.containers(selector(record))
+
+    def change(r: Record) -> None:
+        apply_containers(r, containers, shares)
+        if status:
+            r["status"] = status
+
+    return _update(env_key(record["project"], record["name"]), change)
+
+
+def up(ctx: Context, env: str, *, build: bool = False, recreate: bool = False,
+       copy: bool = False) -> Record:
+    if recreate:
+        _reallocate_for_recreate(ctx, env)
+    record, model = _prepare(ctx, env, copy)
+    shares = {
+        n: s.network_mode.removeprefix("service:")
+        for n, s in model.services.items()
+        if s.network_mode and s.network_mode.startswith("service:")
+    }
+    ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
+    record = refresh(ctx, record, "running", shares)
+    sync_dns(ctx)
+    return record
+
+
+def _reallocate_for_recreate(ctx: Context, env: str) -> None:
+    """`up --recreate`: containers and network are rebuilt, on the lowest free subnet."""
+    try:
+        record = get_env(ctx, env if ctx.project is None else f"{ctx.project}/{env}")
+    except CiloError:
+        return  # nothing to recreate yet: up creates it
+    ctx.engine.compose_down(env_target(record), volumes=False)
+    ctx.engine.remove_networks([record["network"]])
+    key = env_key(record["project"], record["name"])
+    external = envnet.engine_taken(ctx.engine, own_network=record["network"])
+    with state.mutate() as st:
+        st.environments()[key]["subnet"] = envnet.allocate(st, key, external, [])
+        for svc in st.environments()[key]["services"].values():
+            svc["ip"] = None
+
+
+def live_view(ctx: Context, record: Record) -> Record:
+    """The record with the engine's current containers applied (nothing is written)."""
+    import copy
+
+    view = copy.deepcopy(record)
+    apply_containers(view, ctx.engine.containers(selector(record)))
+    return view
+
+
+def selector(record: Record) -> dict[str, str]:
+    return {"cilo.project": record["project"], "cilo.environment": record["name"]}
+
+
+def ensure_running(ctx: Context, ref: str) -> Record:
+    """For `run`: an environment that is running, created and started if needed."""
+    project, env = split_ref(ref, ctx.project)
+    ctx.project = project
+    try:
+        record = live_view(ctx, get_env(ctx, env))
+    except CiloError:
+        record = None
+    if record and record["status"] == "running" and all(
+        s["status"] == "running" for s in record["services"].values() if s["container"]
+    ):
+        return record
+    return up(ctx, env)
+
+
+def down(ctx: Context, ref: str) -> Record:
+    record = get_env(ctx, ref)
+    ctx.engine.compose_stop(env_target(record))
+    record = refresh(ctx, record, "stopped")
+    sync_dns(ctx)
+    return record
+
+
+def destroy(ctx: Context, ref: str) -> None:
+    record = get_env(ctx, ref)
+    _destroy_record(ctx, record)
+    sync_dns(ctx)
+
+
+def destroy_all(ctx: Context, every_project: bool) -> list[str]:
+    st = state.read_state()
+    project = None if every_project else current_project(ctx)
+    done = []
+    for _, key, record in st.all_environments():
+        if project is None or record["project"] == project:
+            _destroy_record(ctx, record)
+            done.append(key)
+    sync_dns(ctx)
+    return done
+
+
+def _destroy_record(ctx: Context, record: Record) -> None:
+    """Containers, networks, volumes, workspace, state entry: nothing of it is left."""
+    key = env_key(record["project"], record["name"])
+    ctx.say(f"destroying environment {key}")
+    files_present = all(Path(f).exists() for f in env_target(record).files)
+    if files_present:
+        try:
+            ctx.engine.compose_down(env_target(record))
+        except CiloError as e:
+            ctx.say(f"warning: {e}; removing what carries the environment's labels instead")
+    labels = selector(record)
+    ctx.engine.remove_containers([c.id for c in ctx.engine.containers(labels)])
+    ctx.engine.remove_volumes([v.name for v in ctx.engine.volumes(labels)])
+    ctx.engine.remove_networks([n.name for n in ctx.engine.networks(labels)])
+    remove_tree(paths.env_dir(record["project"], record["name"]))
+    with state.mutate() as st:
+        st.environments().pop(key, None)
+
+
+def sync_dns(ctx: Context) -> None:
+    """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
+    from . import dnsmasq
+
+    result = dnsmasq.sync(state.read_state().doc)
+    if not result.served:
+        ctx.say(f"warning: {result.message}")

@@ -1,0 +1,75 @@
+"""How environments are shown: JSON objects and plain tables (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def env_json(record: Record, urls: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The public JSON shape of an environment (stable keys; more may be added)."""
+    urls = urls or {}
+    return {
+        "project": record["project"],
+        "name": record["name"],
+        "status": record["status"],
+        "subnet": record["subnet"],
+        "network": record["network"],
+        "workspace": record["workspace"],
+        "copy": record["copy"],
+        "compose_project": record["compose_project"],
+        "project_dir": record["project_dir"],
+        "compose_files": record["compose_files"],
+        "profiles": record["profiles"],
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "services": {
+            name: {
+                "ip": svc["ip"],
+                "container": svc["container"],
+                "status": svc["status"],
+                "replicas": svc["replicas"],
+                "urls": urls.get(name, []),
+            }
+            for name, svc in sorted(record["services"].items())
+        },
+    }
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def env_list(records: list[Record], drift: dict[str, list[str]] | None = None) -> str:
+    if not records:
+        return "no environments"
+    drift = drift or {}
+    rows = []
+    for r in records:
+        running = sum(1 for s in r["services"].values() if s["status"] == "running")
+        key = f"{r['project']}/{r['name']}"
+        note = f"  ! overlaps {', '.join(drift[key])}" if drift.get(key) else ""
+        rows.append([r["project"], r["name"], r["status"], r["subnet"],
+                     f"{running}/{len(r['services'])}", r["workspace"] + note])
+    return table(rows, ["PROJECT", "ENV", "STATUS", "SUBNET", "RUNNING", "WORKSPACE"])
+
+
+def env_status(record: Record, urls: dict[str, list[str]] | None = None) -> str:
+    urls = urls or {}
+    head = (
+        f"environment {record['project']}/{record['name']}: {record['status']}, "
+        f"subnet {record['subnet']} (network {record['network']})\n"
+        f"workspace {record['workspace']}"
+    )
+    rows = []
+    for name, svc in sorted(record["services"].items()):
+        ips = [r["ip"] for r in svc["replicas"] if r["ip"]] or ([svc["ip"]] if svc["ip"] else [])
+        if svc["status"] == "not created":
+            ips = []
+        rows.append([name, svc["status"], ",".join(ips) or "-", " ".join(urls.get(name, [])) or "-"])
+    if not rows:
+        return head
+    return head + "\n\n" + table(rows, ["SERVICE", "STATUS", "ADDRESS", "URL"])

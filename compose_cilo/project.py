@@ -1,0 +1,214 @@
+"""What the user's compose project is: its files (found as compose finds them) and its model.
+
+Discovery mirrors compose v2: `-f` files, else COMPOSE_FILE (environment, then the `.env`
+of the working folder), else compose.yaml / compose.yml / docker-compose.yaml /
+docker-compose.yml in the working folder or the nearest parent, plus the first
+`*.override.y*ml` beside it. We must know the files because the generated override is
+passed as the last `-f`, and an explicit `-f` turns compose's own auto-loading off.
+
+The model itself always comes from `docker compose config`, so extends, include,
+profiles, anchors and interpolation are compose's own work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import CiloError
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
+INGRESS_LABEL = "cilo.ingress"
+HOSTNAMES_LABEL = "cilo.hostnames"
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """compose's own project options, as given before the cilo command."""
+
+    files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()
+    project_directory: str | None = None
+    project_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeTarget:
+    """Everything needed to run compose against one project (the user's or a copy)."""
+
+    files: tuple[str, ...]
+    project_dir: str
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    project_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    name: str
+    network_mode: str | None
+    networks: dict[str, dict[str, Any] | None]
+    replicated: bool
+    has_ports: bool
+    has_container_name: bool
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ResourceModel:
+    """A top-level network or volume."""
+
+    key: str
+    name: str
+    external: bool
+    explicit_name: bool
+    fixed_ipam: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectModel:
+    name: str
+    services: dict[str, ServiceModel]
+    networks: dict[str, ResourceModel] = field(default_factory=dict)
+    volumes: dict[str, ResourceModel] = field(default_factory=dict)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a .env file (enough for COMPOSE_* settings)."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return values
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _setting(name: str, workdir: Path, env_files: tuple[str, ...]) -> str | None:
+    if os.environ.get(name):
+        return os.environ[name]
+    for env_file in env_files or (str(workdir / ".env"),):
+        value = read_dotenv(Path(env_file)).get(name)
+        if value:
+            return value
+    return None
+
+
+def _absolute(path: str, base: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p)).rstrip("/") or "/"
+
+
+def _find_default_files(start: Path) -> list[Path]:
+    folder = start
+    while True:
+        found = [folder / n for n in DEFAULT_FILES if (folder / n).is_file()]
+        if found:
+            overrides = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
+            return [found[0], *overrides[:1]]
+        if folder.parent == folder:
+            raise CiloError(
+                f"no compose file found in {start} or any parent folder (looked for "
+                f"{', '.join(DEFAULT_FILES)}); cd into your project or pass -f FILE"
+            )
+        folder = folder.parent
+
+
+def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarget:
+    """Find the compose files, project folder, env files and profiles, like compose."""
+    cwd = (cwd or Path.cwd()).absolute()
+    workdir = Path(_absolute(opts.project_directory, cwd)) if opts.project_directory else cwd
+    env_files = tuple(_absolute(f, cwd) for f in opts.env_files)
+    for f in env_files:
+        if not Path(f).is_file():
+            raise CiloError(f"env file {f} not found; fix the --env-file path")
+    if opts.files:
+        files = [_absolute(f, cwd) for f in opts.files]
+    elif compose_file := _setting("COMPOSE_FILE", workdir, env_files):
+        sep = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        files = [_absolute(f, workdir) for f in compose_file.split(sep) if f]
+    else:
+        files = [str(p) for p in _find_default_files(workdir)]
+    for f in files:
+        if f != "-" and not Path(f).is_file():
+            raise CiloError(f"compose file {f} not found; fix the -f / COMPOSE_FILE path")
+    project_dir = str(workdir) if opts.project_directory else str(Path(files[0]).parent)
+    profiles = opts.profiles
+    if not profiles and (env_profiles := os.environ.get("COMPOSE_PROFILES")):
+        profiles = tuple(p.strip() for p in env_profiles.split(",") if p.strip())
+    return ComposeTarget(
+        files=tuple(files),
+        project_dir=project_dir,
+        env_files=env_files,
+        profiles=profiles,
+        project_name=opts.project_name,
+    )
+
+
+def _replicated(svc: dict[str, Any]) -> bool:
+    replicas = (svc.get("deploy") or {}).get("replicas")
+    scale = svc.get("scale")
+    return any(isinstance(n, int) and n > 1 for n in (replicas, scale))
+
+
+def _service(name: str, svc: dict[str, Any]) -> ServiceModel:
+    networks = svc.get("networks") or {}
+    if isinstance(networks, list):
+        networks = {n: None for n in networks}
+    labels = svc.get("labels") or {}
+    if isinstance(labels, list):
+        labels = dict(item.partition("=")[::2] for item in labels)
+    network_mode = svc.get("network_mode")
+    if network_mode is None and not networks:
+        networks = {"default": None}
+    return ServiceModel(
+        name=name,
+        network_mode=network_mode,
+        networks=dict(networks),
+        replicated=_replicated(svc),
+        has_ports=bool(svc.get("ports")),
+        has_container_name=bool(svc.get("container_name")),
+        labels={str(k): str(v) for k, v in labels.items()},
+    )
+
+
+def _resource(project: str, key: str, res: dict[str, Any] | None) -> ResourceModel:
+    res = res or {}
+    external = bool(res.get("external"))
+    name = res.get("name") or (key if external else f"{project}_{key}")
+    ipam = res.get("ipam") or {}
+    return ResourceModel(
+        key=key,
+        name=name,
+        external=external,
+        explicit_name=not external and name != f"{project}_{key}",
+        fixed_ipam=bool(ipam.get("config")),
+    )
+
+
+def model_from_config(config: dict[str, Any]) -> ProjectModel:
+    """Turn `docker compose config --format json` output into our small model."""
+    name = config.get("name")
+    if not name:
+        raise CiloError("docker compose config returned no project name; is compose v2 installed?")
+    services = {n: _service(n, s or {}) for n, s in sorted((config.get("services") or {}).items())}
+    networks = {k: _resource(name, k, v) for k, v in sorted((config.get("networks") or {}).items())}
+    volumes = {k: _resource(name, k, v) for k, v in sorted((config.get("volumes") or {}).items())}
+    return ProjectModel(name=name, services=services, networks=networks, volumes=volumes)

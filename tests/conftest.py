@@ -1,0 +1,158 @@
+"""Test session set-up: a private cilo home, and the real engine and dnsmasq when needed.
+
+Policy: when CI is set, a missing engine or dnsmasq FAILS the tests that need it (a
+skipped suite proves nothing); locally those tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).resolve().parent / "projects"
+TEST_IMAGE = "cilo-test/busybox"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own CILO_HOME; nothing touches the real home."""
+    home = tmp_path_factory.mktemp("cilo-home")
+    monkeypatch.setenv("CILO_HOME", str(home))
+    monkeypatch.delenv("CILO_STATE_PATH", raising=False)
+    monkeypatch.delenv("CILO_BASE_SUBNET", raising=False)
+    monkeypatch.delenv("CILO_DNS_CONFIG", raising=False)
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
+    monkeypatch.setenv("CILO_DNS_PORT", str(_free_port()))
+    from compose_cilo import config
+
+    config.clear_cache()
+    return home
+
+
+def _need(what: str, ok: bool, reason: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required when CI is set: {reason}")
+    pytest.skip(f"{what} not available: {reason}")
+
+
+def _engine_answers() -> tuple[bool, str]:
+    if not shutil.which("docker"):
+        return False, "no docker CLI on PATH"
+    proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                          capture_output=True, text=True)
+    return proc.returncode == 0, proc.stderr.strip()
+
+
+@pytest.fixture(scope="session")
+def engine_available() -> None:
+    ok, reason = _engine_answers()
+    _need("a Docker engine", ok, reason)
+    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    _need("docker compose v2", compose.returncode == 0, compose.stderr.strip())
+
+
+@pytest.fixture(scope="session")
+def test_image(engine_available: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 1 MB image with sh, sleep, httpd, nc and wget, built locally (no registry here)."""
+    if subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True).returncode == 0:
+        return TEST_IMAGE
+    busybox = shutil.which("busybox")
+    _need("busybox (busybox-static)", bool(busybox), "install busybox-static")
+    ctx = tmp_path_factory.mktemp("image")
+    shutil.copy(busybox, ctx / "busybox")  # type: ignore[arg-type]
+    (ctx / "Dockerfile").write_text(
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n'
+        'CMD ["sh"]\n'
+    )
+    subprocess.run(["docker", "build", "-q", "-t", TEST_IMAGE, str(ctx)], check=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True)
+    return TEST_IMAGE
+
+
+def _compose_plugin_path() -> str | None:
+    proc = subprocess.run(
+        ["docker", "info", "--format", "{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}}\n{{end}}"],
+        capture_output=True, text=True,
+    )
+    for line in proc.stdout.splitlines():
+        name, _, path = line.partition(" ")
+        if name == "compose":
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_config(tmp_path_factory: pytest.TempPathFactory, engine_available: None) -> Path:
+    """A DOCKER_CONFIG whose cli-plugins hold this checkout's docker-cilo and compose."""
+    cfg = tmp_path_factory.mktemp("docker-config")
+    plugins = cfg / "cli-plugins"
+    plugins.mkdir()
+    compose = _compose_plugin_path()
+    if compose:
+        (plugins / "docker-compose").symlink_to(compose)
+    shim = plugins / "docker-cilo"
+    manifest = (ROOT / "plugin-manifest").read_text()
+    shim.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = docker-cli-plugin-metadata ]; then\ncat <<\'EOF\'\n'
+        f"{manifest}EOF\nexit 0\nfi\n"
+        f'exec "{sys.executable}" -m compose_cilo "$@"\n'
+    )
+    shim.chmod(0o755)
+    return cfg
+
+
+class Cilo:
+    """Runs `docker cilo ...` through the real docker CLI, as a user would."""
+
+    def __init__(self, docker_config: Path) -> None:
+        self.docker_config = docker_config
+
+    def __call__(self, *args: str, cwd: Path | None = None, check: bool = True,
+                 env: dict[str, str] | None = None, docker_args: tuple[str, ...] = ()
+                 ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "DOCKER_CONFIG": str(self.docker_config), **(env or {})}
+        proc = subprocess.run(["docker", *docker_args, "cilo", *args], cwd=cwd, env=full_env,
+                              capture_output=True, text=True, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"docker cilo {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+
+@pytest.fixture
+def cilo(docker_config: Path, test_image: str) -> Cilo:
+    return Cilo(docker_config)
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def copy_project(name: str, dest: Path) -> Path:
+    """A fresh copy of a test project (tests never run in the checkout's folders)."""
+    target = dest / name
+    shutil.copytree(PROJECTS / name, target, symlinks=True)
+    return target

@@ -1,0 +1,178 @@
+"""The whole environment lifecycle against the real engine, through `docker cilo`.
+
+The test project (tests/projects/shop) sets container_name, host ports, a fixed-subnet
+network, extends, include, profiles, a docker-compose.override.yml, network_mode:
+service: and replicas, and runs beside the user's own `docker compose up`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cilo, copy_project
+
+pytestmark = pytest.mark.engine
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
+def labelled(kind: str, project: str, env: str) -> list[str]:
+    flt = ["--filter", f"label=cilo.project={project}", "--filter", f"label=cilo.environment={env}"]
+    if kind == "container":
+        return docker("ps", "-aq", *flt).split()
+    return docker(kind, "ls", "-q", *flt).split()
+
+
+def published_ports(container: str) -> dict:
+    return json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", container)) or {}
+
+
+@pytest.fixture
+def shop(tmp_path: Path, cilo: Cilo) -> Iterator[Path]:
+    proj = copy_project("shop", tmp_path)
+    try:
+        yield proj
+    finally:
+        cilo("destroy", "--all", "--force", cwd=proj, check=False)
+        subprocess.run(["docker", "compose", "--profile", "*", "down", "-v", "-t", "0"],
+                       cwd=proj, capture_output=True)
+
+
+def test_two_copies_beside_the_users_own_compose_up(shop: Path, cilo: Cilo, unique: str) -> None:
+    before = tree_digest(shop)
+    alpha, beta = f"alpha-{unique}", f"beta-{unique}"
+    # the user's own stack: fixed names, host ports 18080/19000, fixed subnet 172.30.0.0/24
+    subprocess.run(["docker", "compose", "up", "-d"], cwd=shop, check=True, capture_output=True)
+    try:
+        cilo("up", alpha, cwd=shop)
+        cilo("up", beta, cwd=shop)
+
+        envs = {e["name"]: e for e in json.loads(cilo("list", "--json", cwd=shop).stdout)}
+        assert set(envs) == {alpha, beta}
+        subnets = [ipaddress.IPv4Network(envs[n]["subnet"]) for n in (alpha, beta)]
+        assert not subnets[0].overlaps(subnets[1])
+        for name, env in envs.items():
+            assert env["project"] == "shop" and env["status"] == "running"
+            assert env["workspace"] == str(shop)
+            services = env["services"]
+            assert set(services) == {"web", "api", "db", "sidecar", "worker", "debug"}
+            for svc in ("web", "api", "db", "sidecar"):
+                assert services[svc]["status"] == "running", (name, svc, services[svc])
+            assert services["debug"]["status"] == "not created"  # profile not enabled
+            subnet = ipaddress.IPv4Network(env["subnet"])
+            assert ipaddress.IPv4Address(services["web"]["ip"]) in subnet
+            assert services["sidecar"]["ip"] == services["web"]["ip"]  # shares web's namespace
+            replicas = services["worker"]["replicas"]
+            assert len(replicas) == 2 and all(ipaddress.IPv4Address(r["ip"]) in subnet for r in replicas)
+            for cid in labelled("container", "shop", name):
+                assert not any(published_ports(cid).values()), f"{cid} publishes host ports"
+
+        # the user's own containers still run with their fixed names and ports
+        assert docker("inspect", "--format", "{{.State.Running}}", "shop-web").strip() == "true"
+        assert published_ports("shop-web")["80/tcp"][0]["HostPort"] == "18080"
+
+        # a copy serves its own content on its own address, reachable from its network
+        web_ip = envs[alpha]["services"]["web"]["ip"]
+        got = cilo("exec", alpha, "api", "wget", "-qO-", f"http://{web_ip}/", cwd=shop).stdout
+        assert "shop overridden" in got  # docker-compose.override.yml applied to the copy
+        # service names resolve inside the copy, across the user's own networks too
+        got = cilo("exec", alpha, "api", "wget", "-qO-", "http://web/", cwd=shop).stdout
+        assert "shop overridden" in got
+
+        # volumes are per environment
+        vols = labelled("volume", "shop", alpha)
+        assert sorted(vols) == sorted([f"cilo_shop_{alpha}_dbdata", f"cilo_shop_{alpha}_cache"])
+
+        cilo("destroy", alpha, cwd=shop)
+        for kind in ("container", "network", "volume"):
+            assert labelled(kind, "shop", alpha) == [], f"{kind}s of {alpha} left behind"
+        assert [e["name"] for e in json.loads(cilo("list", "--json", cwd=shop).stdout)] == [beta]
+        assert labelled("container", "shop", beta), "destroying alpha touched beta"
+    finally:
+        subprocess.run(["docker", "compose", "down", "-v", "-t", "0"], cwd=shop, capture_output=True)
+    assert tree_digest(shop) == before, "the user's files changed"
+
+
+def test_profiles_down_up_and_status(shop: Path, cilo: Cilo, unique: str) -> None:
+    env = f"prof-{unique}"
+    cilo("--profile", "full", "up", env, cwd=shop)
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["services"]["debug"]["status"] == "running"
+
+    cilo("down", env, cwd=shop)
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["status"] == "stopped"
+    assert all(s["status"] in ("exited", "not created") for s in status["services"].values())
+    assert labelled("volume", "shop", env), "down must keep volumes"
+
+    cilo("up", env, cwd=shop)  # profiles recorded at creation are kept
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["status"] == "running" and status["services"]["debug"]["status"] == "running"
+
+
+def test_addressing_from_outside_and_plugin_protocol(shop: Path, cilo: Cilo, unique: str,
+                                                    tmp_path: Path) -> None:
+    env = f"out-{unique}"
+    cilo("create", env, cwd=shop)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # PROJECT/ENV and --project NAME work from any folder; --context reaches the engine
+    listed = json.loads(cilo("list", "--all", "--json", cwd=elsewhere,
+                             docker_args=("--context", "default")).stdout)
+    assert [(e["project"], e["name"], e["status"]) for e in listed] == [("shop", env, "created")]
+    assert cilo("path", f"shop/{env}", cwd=elsewhere).stdout.strip() == str(shop)
+    assert cilo("--project", "shop", "path", env, cwd=elsewhere).stdout.strip() == str(shop)
+    out = cilo("status", f"shop/{env}", cwd=elsewhere).stdout
+    assert f"environment shop/{env}: created" in out
+    # docker lists the plugin, and the metadata answer is the manifest
+    assert "cilo*" in subprocess.run(["docker", "--help"], capture_output=True, text=True,
+                                     env={**__import__("os").environ,
+                                          "DOCKER_CONFIG": str(cilo.docker_config)}).stdout
+
+
+def test_copy_mode_runs_from_a_copy(shop: Path, cilo: Cilo, unique: str, cilo_home: Path) -> None:
+    env = f"copy-{unique}"
+    before = tree_digest(shop)
+    cilo("up", env, "--copy", cwd=shop)
+    workspace = Path(cilo("path", env, cwd=shop).stdout.strip())
+    assert workspace == cilo_home / "envs" / "shop" / env / "workspace"
+    assert tree_digest(workspace) == before
+    run = cilo("run", env, "sh", "-c", "echo $CILO_ENV $CILO_PROJECT $PWD $CILO_BASE_URL", cwd=shop)
+    assert run.stdout.split() == [env, "shop", str(workspace), f"http://shop.{env}.test"]
+    cilo("destroy", env, cwd=shop)
+    assert not workspace.exists() and not (cilo_home / "envs" / "shop" / env).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("up", "Bad_Name"), 2, 'environment name "Bad_Name" has uppercase letters'),
+        (("status", "nope"), 1, "environment shop/nope does not exist"),
+        (("destroy", "--all"), 1, "add --force to confirm"),
+        (("-f", "missing.yml", "up", "x"), 1, "compose file .*missing.yml not found"),
+    ],
+)
+def test_errors_are_one_clear_line(shop: Path, cilo: Cilo, args: tuple[str, ...], code: int,
+                                   message: str) -> None:
+    import re
+
+    proc = cilo(*args, cwd=shop, check=False)
+    assert proc.returncode == code
+    assert re.search(message, proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,97 @@
+"""Finding the compose files exactly as compose does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compose_cilo.errors import CiloError
+from compose_cilo.project import ComposeOptions, model_from_config, read_dotenv, resolve_target
+
+
+def _touch(path: Path, text: str = "services: {}\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_default_file_and_its_override(tmp_path: Path) -> None:
+    _touch(tmp_path / "docker-compose.yml")
+    _touch(tmp_path / "docker-compose.override.yml")
+    t = resolve_target(ComposeOptions(), tmp_path)
+    assert t.files == (str(tmp_path / "docker-compose.yml"), str(tmp_path / "docker-compose.override.yml"))
+    assert t.project_dir == str(tmp_path)
+
+
+def test_compose_yaml_wins_and_first_override_only(tmp_path: Path) -> None:
+    for n in ("compose.yaml", "docker-compose.yml", "compose.override.yaml", "docker-compose.override.yml"):
+        _touch(tmp_path / n)
+    t = resolve_target(ComposeOptions(), tmp_path)
+    assert [Path(f).name for f in t.files] == ["compose.yaml", "compose.override.yaml"]
+
+
+def test_found_in_a_parent_folder(tmp_path: Path) -> None:
+    _touch(tmp_path / "compose.yml")
+    sub = tmp_path / "src" / "deep"
+    sub.mkdir(parents=True)
+    t = resolve_target(ComposeOptions(), sub)
+    assert t.files == (str(tmp_path / "compose.yml"),) and t.project_dir == str(tmp_path)
+
+
+def test_explicit_files_turn_auto_loading_off(tmp_path: Path) -> None:
+    _touch(tmp_path / "compose.yaml")
+    _touch(tmp_path / "compose.override.yaml")
+    _touch(tmp_path / "ci" / "extra.yml")
+    t = resolve_target(ComposeOptions(files=("compose.yaml", "ci/extra.yml")), tmp_path)
+    assert t.files == (str(tmp_path / "compose.yaml"), str(tmp_path / "ci" / "extra.yml"))
+
+
+def test_compose_file_variable_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _touch(tmp_path / "a.yml")
+    _touch(tmp_path / "b.yml")
+    monkeypatch.setenv("COMPOSE_FILE", "a.yml:b.yml")
+    assert [Path(f).name for f in resolve_target(ComposeOptions(), tmp_path).files] == ["a.yml", "b.yml"]
+    monkeypatch.delenv("COMPOSE_FILE")
+    _touch(tmp_path / ".env", "# settings\nCOMPOSE_FILE=b.yml\n")
+    assert [Path(f).name for f in resolve_target(ComposeOptions(), tmp_path).files] == ["b.yml"]
+
+
+def test_profiles_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _touch(tmp_path / "compose.yaml")
+    monkeypatch.setenv("COMPOSE_PROFILES", "full, debug")
+    assert resolve_target(ComposeOptions(), tmp_path).profiles == ("full", "debug")
+    assert resolve_target(ComposeOptions(profiles=("x",)), tmp_path).profiles == ("x",)
+
+
+def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(CiloError, match="no compose file found in .*pass -f FILE"):
+        resolve_target(ComposeOptions(), tmp_path)
+    with pytest.raises(CiloError, match="compose file .*nope.yml not found"):
+        resolve_target(ComposeOptions(files=("nope.yml",)), tmp_path)
+    with pytest.raises(CiloError, match="env file .*missing.env not found"):
+        resolve_target(ComposeOptions(env_files=("missing.env",)), tmp_path)
+
+
+def test_dotenv_parsing(tmp_path: Path) -> None:
+    env = _touch(tmp_path / ".env", 'A=1\nexport B="two"\n# C=3\nD=\'four\'\nbroken\n')
+    assert read_dotenv(env) == {"A": "1", "B": "two", "D": "four"}
+
+
+def test_model_reads_what_compose_resolved() -> None:
+    model = model_from_config({
+        "name": "app",
+        "services": {
+            "web": {"labels": ["cilo.ingress=true"], "ports": [{"target": 80}], "scale": 3},
+            "side": {"network_mode": "service:web"},
+            "plain": {},
+        },
+        "networks": {"default": {"name": "app_default"}, "x": {"name": "custom"}},
+        "volumes": {"data": {"name": "app_data"}, "ext": {"external": True, "name": "ext"}},
+    })
+    assert model.services["web"].replicated and model.services["web"].has_ports
+    assert model.services["web"].labels == {"cilo.ingress": "true"}
+    assert model.services["plain"].networks == {"default": None}
+    assert model.services["side"].networks == {}
+    assert model.networks["x"].explicit_name and not model.networks["default"].explicit_name
+    assert model.volumes["ext"].external and not model.volumes["ext"].explicit_name
