@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .dockerapi import APIError, DockerAPI, resolve_host, socket_path
 from .errors import EngineError
 from .project import ComposeTarget
 
@@ -107,6 +108,8 @@ class Engine:
     def __init__(self, opts: DockerOptions | None = None) -> None:
         self.opts = opts or DockerOptions()
         self._docker: DockerClient | None = None
+        self._api_client: DockerAPI | None = None
+        self._api_checked = False
 
     def _client(self, target: ComposeTarget | None = None) -> DockerClient:
         from python_on_whales import DockerClient
@@ -177,14 +180,56 @@ class Engine:
         return argv
 
     # --- engine objects --------------------------------------------------------------
+    # A local socket is spoken to directly (one request, no process, no heavy imports);
+    # anything else (tcp, ssh, TLS) goes through python-on-whales and the docker CLI.
+
+    def _api(self) -> DockerAPI | None:
+        if self._api_checked:
+            return self._api_client
+        self._api_checked = True
+        o = self.opts
+        if os.environ.get("CILO_ENGINE_API") != "cli" and not (o.tls or o.tlsverify):
+            path = socket_path(resolve_host(o.host, o.context, o.config))
+            if path:
+                self._api_client = DockerAPI(path)
+        return self._api_client
+
+    @contextmanager
+    def _api_call(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except APIError as e:
+            raise EngineError(f"{action} failed: {e}") from None
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise EngineError(
+                f"cannot reach the Docker engine at {self._api_client.path if self._api_client else '?'}"
+                f" ({e.strerror}); start dockerd or check --context / DOCKER_HOST"
+            ) from None
+        except PermissionError:
+            raise EngineError(
+                "permission denied on the Docker socket; add your user to the docker group"
+            ) from None
 
     def version(self) -> str:
+        if api := self._api():
+            with self._api_call("docker version"):
+                return str(api.request("GET", "/version")["Version"])
         with _translated("docker version"):
             return str(self._client().version().server.version)
 
     def create_network(
         self, name: str, subnet: str, gateway: str, ip_range: str, labels: dict[str, str]
     ) -> None:
+        action = f"creating docker network {name} ({subnet})"
+        if api := self._api():
+            body = {
+                "Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels,
+                "IPAM": {"Driver": "default",
+                         "Config": [{"Subnet": subnet, "Gateway": gateway, "IPRange": ip_range}]},
+            }
+            with self._api_call(action):
+                api.request("POST", "/networks/create", body)
+            return
         from python_on_whales.utils import run
 
         # python-on-whales has no --ip-range; the same client's command line does
@@ -193,30 +238,53 @@ class Engine:
                 "--ip-range", ip_range]
         for key, value in sorted(labels.items()):
             argv += ["--label", f"{key}={value}"]
-        with _translated(f"creating docker network {name} ({subnet})"):
+        with _translated(action):
             run([*argv, name])
 
     def remove_networks(self, names: Sequence[str]) -> None:
-        if names:
-            with _translated(f"removing docker networks {', '.join(names)}"):
-                self._client().network.remove(list(names))
+        if not names:
+            return
+        action = f"removing docker networks {', '.join(names)}"
+        if api := self._api():
+            with self._api_call(action):
+                for name in names:
+                    api.request("DELETE", f"/networks/{name}")
+            return
+        with _translated(action):
+            self._client().network.remove(list(names))
 
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
-        """Networks (all, or those with all `labels`), inspected in one batched call."""
+        """Networks (all, or those with all `labels`), in one batched call."""
+        if api := self._api():
+            with self._api_call("listing docker networks"):
+                raw = api.request("GET", "/networks", query=DockerAPI.label_filters(labels))
+            return sorted(
+                (NetworkInfo(
+                    id=n["Id"], name=n["Name"],
+                    subnets=tuple(c["Subnet"] for c in ((n.get("IPAM") or {}).get("Config") or [])
+                                  if c.get("Subnet")),
+                    labels=dict(n.get("Labels") or {}),
+                ) for n in raw),
+                key=lambda n: n.name,
+            )
         filters = [("label", f"{k}={v}") for k, v in (labels or {}).items()]
         with _translated("listing docker networks"):
             nets = self._client().network.list(filters=filters)
-        return [
-            NetworkInfo(
-                id=n.id,
-                name=n.name,
+        return sorted(
+            (NetworkInfo(
+                id=n.id, name=n.name,
                 subnets=tuple(c["Subnet"] for c in (n.ipam.config or []) if c.get("Subnet")),
                 labels=dict(n.labels or {}),
-            )
-            for n in nets
-        ]
+            ) for n in nets),
+            key=lambda n: n.name,
+        )
 
     def containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        if api := self._api():
+            with self._api_call("listing containers"):
+                raw = api.request("GET", "/containers/json",
+                                  query={"all": 1, **DockerAPI.label_filters(labels)})
+            return sorted((_container_from_api(c) for c in raw), key=lambda c: c.name)
         filters = [("label", f"{k}={v}") for k, v in labels.items()]
         with _translated("listing containers"):
             found = self._client().container.list(all=True, filters=filters)
@@ -224,31 +292,59 @@ class Engine:
         for c in found:
             nets = c.network_settings.networks or {}
             lab = dict(c.config.labels or {})
-            out.append(
-                ContainerInfo(
-                    id=c.id,
-                    name=c.name,
-                    service=lab.get("com.docker.compose.service", lab.get("cilo.service", "")),
-                    state=c.state.status or "unknown",
-                    addresses={k: v.ip_address for k, v in nets.items() if v.ip_address},
-                    labels=lab,
-                )
-            )
+            out.append(ContainerInfo(
+                id=c.id, name=c.name, service=_service_of(lab), state=c.state.status or "unknown",
+                addresses={k: v.ip_address for k, v in nets.items() if v.ip_address}, labels=lab,
+            ))
         return sorted(out, key=lambda c: c.name)
 
     def remove_containers(self, ids: Sequence[str]) -> None:
-        if ids:
-            with _translated("removing containers"):
-                self._client().container.remove(list(ids), force=True, volumes=True)
+        if not ids:
+            return
+        if api := self._api():
+            with self._api_call("removing containers"):
+                for cid in ids:
+                    api.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
+            return
+        with _translated("removing containers"):
+            self._client().container.remove(list(ids), force=True, volumes=True)
 
     def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
+        if api := self._api():
+            with self._api_call("listing volumes"):
+                raw = api.request("GET", "/volumes", query=DockerAPI.label_filters(labels))
+            vols = [VolumeInfo(v["Name"], dict(v.get("Labels") or {})) for v in raw.get("Volumes") or []]
+            return sorted(vols, key=lambda v: v.name)
         filters = [("label", f"{k}={v}") for k, v in labels.items()]
         with _translated("listing volumes"):
-            vols = self._client().volume.list(filters=dict(filters))
-        return sorted((VolumeInfo(v.name, dict(v.labels or {})) for v in vols), key=lambda v: v.name)
+            found = self._client().volume.list(filters=filters)
+        return sorted((VolumeInfo(v.name, dict(v.labels or {})) for v in found), key=lambda v: v.name)
 
     def remove_volumes(self, names: Sequence[str]) -> None:
-        if names:
-            with _translated(f"removing volumes {', '.join(names)}"):
-                self._client().volume.remove(list(names))
+        if not names:
+            return
+        action = f"removing volumes {', '.join(names)}"
+        if api := self._api():
+            with self._api_call(action):
+                for name in names:
+                    api.request("DELETE", f"/volumes/{name}")
+            return
+        with _translated(action):
+            self._client().volume.remove(list(names))
 
+
+def _service_of(labels: dict[str, str]) -> str:
+    return labels.get("com.docker.compose.service", labels.get("cilo.service", ""))
+
+
+def _container_from_api(c: dict[str, Any]) -> ContainerInfo:
+    labels = dict(c.get("Labels") or {})
+    nets = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
+    return ContainerInfo(
+        id=c["Id"],
+        name=(c.get("Names") or ["/" + c["Id"][:12]])[0].lstrip("/"),
+        service=_service_of(labels),
+        state=c.get("State") or "unknown",
+        addresses={k: v["IPAddress"] for k, v in nets.items() if v.get("IPAddress")},
+        labels=labels,
+    )

@@ -1,0 +1,87 @@
+"""The engine seam itself, on the real engine, through both of its paths.
+
+"api" speaks to the local socket directly; "cli" goes through python-on-whales and the
+docker CLI (what tcp/ssh/TLS engines use). Both must return the same small types.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from compose_cilo.dockerapi import resolve_host, socket_path
+from compose_cilo.engine import DockerOptions, Engine
+from compose_cilo.errors import EngineError
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(params=["api", "cli"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+           engine_available: None) -> Engine:
+    monkeypatch.setenv("CILO_ENGINE_API", request.param)
+    eng = Engine()
+    assert (eng._api() is not None) == (request.param == "api")
+    return eng
+
+
+def test_network_lifecycle_and_labels(engine: Engine, unique: str, test_image: str) -> None:
+    name = f"cilo_seam_{unique}"
+    labels = {"cilo": "true", "cilo.project": f"seam{unique}", "cilo.environment": "e"}
+    engine.create_network(name, "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels)
+    try:
+        found = engine.networks({"cilo.project": f"seam{unique}"})
+        assert [(n.name, n.subnets, n.labels) for n in found] == [(name, ("10.251.7.0/24",), labels)]
+        assert name in {n.name for n in engine.networks()}
+        with pytest.raises(EngineError, match=f"creating docker network {name}"):
+            engine.create_network(name + "b", "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels)
+        # a container on it: state, service label and address come back
+        cid = subprocess.run(
+            ["docker", "run", "-d", "--network", name, "--label", f"cilo.project=seam{unique}",
+             "--label", "com.docker.compose.service=web", test_image, "sleep", "60"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            (c,) = engine.containers({"cilo.project": f"seam{unique}"})
+            assert c.id == cid and c.service == "web" and c.state == "running"
+            assert c.addresses[name].startswith("10.251.7.")
+            ip = int(c.addresses[name].rsplit(".", 1)[1])
+            assert ip >= 128, "docker's own allocations must come from the upper half"
+        finally:
+            engine.remove_containers([cid])
+        assert engine.containers({"cilo.project": f"seam{unique}"}) == []
+    finally:
+        engine.remove_networks([name])
+    assert engine.networks({"cilo.project": f"seam{unique}"}) == []
+
+
+def test_volumes(engine: Engine, unique: str) -> None:
+    name = f"cilo_seam_vol_{unique}"
+    subprocess.run(["docker", "volume", "create", "--label", f"cilo.project=seam{unique}", name],
+                   check=True, capture_output=True)
+    assert [v.name for v in engine.volumes({"cilo.project": f"seam{unique}"})] == [name]
+    engine.remove_volumes([name])
+    assert engine.volumes({"cilo.project": f"seam{unique}"}) == []
+
+
+def test_unreachable_engine_is_a_clear_error(engine_available: None, tmp_path) -> None:
+    eng = Engine(DockerOptions(host=f"unix://{tmp_path}/nothing.sock"))
+    with pytest.raises(EngineError, match="cannot reach the Docker engine"):
+        eng.networks()
+
+
+def test_context_resolution(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import json
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"remote").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Endpoints": {"docker": {"Host": "unix:///r.sock"}}}))
+    assert resolve_host(None, "remote", str(tmp_path)) == "unix:///r.sock"
+    assert resolve_host(None, "default", str(tmp_path)) == "unix:///var/run/docker.sock"
+    assert resolve_host("tcp://h:2375", None, None) == "tcp://h:2375"
+    assert socket_path("tcp://h:2375") is None
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    assert resolve_host(None, None, str(tmp_path)) == "unix:///r.sock"
