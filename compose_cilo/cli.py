@@ -192,10 +192,12 @@ def list_(
             project = lifecycle.current_project(ctx)
     records = [r for _, _, r in state.read_state().all_environments()
                if project is None or r["project"] == project]
+    overlaps = lifecycle.drift(ctx, records)
     if as_json:
-        _print_json([output.env_json(r) for r in records])
+        _print_json([output.env_json(r, overlaps=overlaps.get(f"{r['project']}/{r['name']}"))
+                     for r in records])
     else:
-        print(output.env_list(records))
+        print(output.env_list(records, overlaps))
 
 
 @app.command()
@@ -210,10 +212,11 @@ def status(
     ctx = _ctx(c)
     record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
     urls = _urls(record)
+    overlaps = lifecycle.drift(ctx, [record]).get(f"{record['project']}/{record['name']}", [])
     if as_json:
-        _print_json(output.env_json(record, urls))
+        _print_json(output.env_json(record, urls, overlaps))
     else:
-        print(output.env_status(record, urls))
+        print(output.env_status(record, urls, overlaps))
 
 
 @app.command()

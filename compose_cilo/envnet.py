@@ -56,10 +56,22 @@ def allocate(
     return str(subnets.allocate(pool, [*external, *state_taken(st, key)], exclude=exclude))
 
 
-def overlaps(subnet: str, external: list[subnets.Taken], st: State, key: str) -> list[str]:
-    """What `subnet` now overlaps (host routes, foreign networks, other environments)."""
-    net = ipaddress.IPv4Network(subnet)
-    return [t.by for t in subnets.overlapping(net, [*external, *state_taken(st, key)])]
+def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[str]]:
+    """Environments whose subnet now overlaps a host route or a foreign docker network.
+
+    `external` is engine_taken() without exclusions; each environment's own network and
+    the bridge route docker adds for it are not counted against it.
+    """
+    out: dict[str, list[str]] = {}
+    for r in records:
+        own = (f'docker network "{r["network"]}"', f"host route {r['subnet']} dev br-")
+        hits = [
+            t.by for t in subnets.overlapping(ipaddress.IPv4Network(r["subnet"]), external)
+            if not t.by.startswith(own)
+        ]
+        if hits:
+            out[f"{r['project']}/{r['name']}"] = hits
+    return out
 
 
 def create_network(engine: Engine, name: str, subnet: str, project: str, env: str) -> None:

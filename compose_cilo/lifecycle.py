@@ -382,6 +382,17 @@ def live_view(ctx: Context, record: Record) -> Record:
     return view
 
 
+def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:
+    """Subnet overlaps that appeared since allocation (a VPN came up); {} if unknown."""
+    if not records:
+        return {}
+    try:
+        return envnet.drift(records, envnet.engine_taken(ctx.engine))
+    except CiloError as e:
+        ctx.say(f"warning: cannot check subnets for overlaps: {e}")
+        return {}
+
+
 def selector(record: Record) -> dict[str, str]:
     return {"cilo.project": record["project"], "cilo.environment": record["name"]}
 

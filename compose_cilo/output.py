@@ -7,7 +7,9 @@ from typing import Any
 Record = dict[str, Any]
 
 
-def env_json(record: Record, urls: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def env_json(
+    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None
+) -> dict[str, Any]:
     """The public JSON shape of an environment (stable keys; more may be added)."""
     urls = urls or {}
     return {
@@ -24,6 +26,7 @@ def env_json(record: Record, urls: dict[str, list[str]] | None = None) -> dict[s
         "profiles": record["profiles"],
         "created_at": record["created_at"],
         "updated_at": record["updated_at"],
+        "subnet_overlaps": overlaps or [],
         "services": {
             name: {
                 "ip": svc["ip"],
@@ -57,13 +60,24 @@ def env_list(records: list[Record], drift: dict[str, list[str]] | None = None) -
     return table(rows, ["PROJECT", "ENV", "STATUS", "SUBNET", "RUNNING", "WORKSPACE"])
 
 
-def env_status(record: Record, urls: dict[str, list[str]] | None = None) -> str:
+def overlap_warning(record: Record, overlaps: list[str]) -> str:
+    return (
+        f"warning: subnet {record['subnet']} of {record['project']}/{record['name']} now "
+        f"overlaps {', '.join(overlaps)}; move it with: docker cilo up {record['name']} --recreate"
+    )
+
+
+def env_status(
+    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None
+) -> str:
     urls = urls or {}
     head = (
         f"environment {record['project']}/{record['name']}: {record['status']}, "
         f"subnet {record['subnet']} (network {record['network']})\n"
         f"workspace {record['workspace']}"
     )
+    if overlaps:
+        head += "\n" + overlap_warning(record, overlaps)
     rows = []
     for name, svc in sorted(record["services"].items()):
         ips = [r["ip"] for r in svc["replicas"] if r["ip"]] or ([svc["ip"]] if svc["ip"] else [])

@@ -29,25 +29,21 @@ def engine_snapshot() -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def dummy_route():
-    """Adds host routes on a dummy interface (no traffic is sent anywhere)."""
-    dev = "cilotest0"
+def host_route():
+    """Adds blackhole host routes: real routes that need no device and carry no traffic."""
     added: list[str] = []
 
     def add(cidr: str) -> None:
-        if not added:
-            subprocess.run(["ip", "link", "del", dev], capture_output=True)
-            proc = subprocess.run(["ip", "link", "add", dev, "type", "dummy"], capture_output=True, text=True)
-            if proc.returncode != 0:
-                if os.environ.get("CI"):
-                    pytest.fail(f"cannot add a dummy interface in CI: {proc.stderr}")
-                pytest.skip(f"cannot add a dummy interface here: {proc.stderr.strip()}")
-            subprocess.run(["ip", "link", "set", dev, "up"], check=True)
-        subprocess.run(["ip", "route", "add", cidr, "dev", dev], check=True)
+        proc = subprocess.run(["ip", "route", "add", "blackhole", cidr], capture_output=True, text=True)
+        if proc.returncode != 0:
+            if os.environ.get("CI"):
+                pytest.fail(f"cannot add a host route in CI: {proc.stderr}")
+            pytest.skip(f"cannot add a host route here: {proc.stderr.strip()}")
         added.append(cidr)
 
     yield add
-    subprocess.run(["ip", "link", "del", dev], capture_output=True)
+    for cidr in added:
+        subprocess.run(["ip", "route", "del", "blackhole", cidr], capture_output=True)
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ def plain(tmp_path: Path, cilo: Cilo):
 
 
 def test_skips_docker_networks_and_host_routes(plain: Path, cilo: Cilo, unique: str,
-                                               dummy_route) -> None:
+                                               host_route) -> None:
     taken = [n for n in ("10.224.0.0/24", "10.224.1.0/24", "10.224.2.0/24", "10.224.3.0/24")
              if any(ipaddress.IPv4Network(n).overlaps(ipaddress.IPv4Network(s))
                     for s in docker("network", "inspect", "--format",
@@ -70,7 +66,7 @@ def test_skips_docker_networks_and_host_routes(plain: Path, cilo: Cilo, unique: 
     docker("network", "create", "--subnet", "10.224.0.0/24", nets[0])
     docker("network", "create", "--subnet", "10.224.1.0/24", nets[1])
     try:
-        dummy_route("10.224.2.0/24")
+        host_route("10.224.2.0/24")
         cilo("create", f"n-{unique}", cwd=plain)
         (record,) = state.read_state().environments().values()
         assert record["subnet"] == "10.224.3.0/24"
@@ -127,3 +123,25 @@ def test_100_concurrent_creates(plain: Path, cilo: Cilo, unique: str) -> None:
     assert sorted(nets) == sorted(e["network"] for e in envs.values())
     cilo("destroy", "--all", "--force", cwd=plain)
     assert engine_snapshot() == before
+
+
+def test_overlap_drift_is_flagged_and_recreate_moves(plain: Path, cilo: Cilo, unique: str,
+                                                     host_route) -> None:
+    env = f"d-{unique}"
+    cilo("up", env, cwd=plain)
+    listed = json.loads(cilo("list", "--json", cwd=plain).stdout)
+    assert listed[0]["subnet_overlaps"] == []
+    subnet = listed[0]["subnet"]
+    host_route(subnet)  # a VPN came up over the environment's subnet
+    listed = json.loads(cilo("list", "--json", cwd=plain).stdout)
+    assert [o.startswith(f"host route {subnet}") for o in listed[0]["subnet_overlaps"]] == [True]
+    assert "! overlaps host route" in cilo("list", cwd=plain).stdout
+    status = cilo("status", env, cwd=plain).stdout
+    assert f"docker cilo up {env} --recreate" in status
+
+    cilo("up", env, "--recreate", cwd=plain)
+    moved = json.loads(cilo("status", env, "--json", cwd=plain).stdout)
+    assert moved["subnet"] != subnet and moved["subnet_overlaps"] == []
+    assert moved["status"] == "running"
+    assert all(ipaddress.IPv4Address(s["ip"]) in ipaddress.IPv4Network(moved["subnet"])
+               for s in moved["services"].values())
