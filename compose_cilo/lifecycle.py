@@ -305,7 +305,12 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
     ident = override.EnvIdentity(
         record["project"], record["name"], record["network"], record["subnet"]
     )
-    text = override.render(override.build_override(model, ident, addresses), ident)
+    meta = {
+        "cilo.project_dir": record["project_dir"],
+        "cilo.profiles": ",".join(record["profiles"]),
+        "cilo.env_files": ",".join(record["env_files"]),
+    }
+    text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
     paths.ensure_private_dir(path.parent)
     atomic_write(path, text, 0o600)

@@ -111,7 +111,8 @@ def env_network_key(model: ProjectModel) -> str:
 
 
 def _service_override(
-    svc: ServiceModel, model: ProjectModel, ident: EnvIdentity, ip: str | None, net_key: str
+    svc: ServiceModel, model: ProjectModel, ident: EnvIdentity, ip: str | None, net_key: str,
+    meta: dict[str, str],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if svc.has_container_name:
@@ -129,17 +130,22 @@ def _service_override(
                 nets[key] = fixed
         nets[net_key] = {"ipv4_address": ip} if ip else {}
         out["networks"] = nets
-    out["labels"] = labels(ident.project, ident.env, svc.name)
+    out["labels"] = {**labels(ident.project, ident.env, svc.name), **meta}
     return out
 
 
 def build_override(
-    model: ProjectModel, ident: EnvIdentity, addresses: dict[str, str]
+    model: ProjectModel, ident: EnvIdentity, addresses: dict[str, str],
+    meta: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The override document for one environment (pure; see the module doc)."""
+    """The override document for one environment (pure; see the module doc).
+
+    `meta` labels go on containers only: what `doctor` needs to re-adopt an environment
+    that state lost (the user's project folder, profiles, env files).
+    """
     net_key = env_network_key(model)
     services = {
-        name: _service_override(svc, model, ident, addresses.get(name), net_key)
+        name: _service_override(svc, model, ident, addresses.get(name), net_key, meta or {})
         for name, svc in sorted(model.services.items())
     }
     networks: dict[str, Any] = {

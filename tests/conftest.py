@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own CILO_HOME; nothing touches the real home."""
+def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+              ) -> Iterator[Path]:
+    """Every test gets its own CILO_HOME; nothing touches the real home.
+
+    Commands start cilo's dnsmasq on demand; it is stopped when the test ends.
+    """
     home = tmp_path_factory.mktemp("cilo-home")
     monkeypatch.setenv("CILO_HOME", str(home))
     monkeypatch.delenv("CILO_STATE_PATH", raising=False)
@@ -40,10 +45,11 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
     monkeypatch.setenv("CILO_DNS_PORT", str(_free_port()))
-    from compose_cilo import config
+    from compose_cilo import config, dnsmasq
 
     config.clear_cache()
-    return home
+    yield home
+    dnsmasq.stop()
 
 
 def _need(what: str, ok: bool, reason: str) -> None:

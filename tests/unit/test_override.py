@@ -46,10 +46,13 @@ SHOP_CONFIG = {
 IDENT = override.EnvIdentity("shop", "alpha", "cilo_shop_alpha", "10.224.3.0/24")
 
 
+META = {"cilo.project_dir": "/src/shop", "cilo.profiles": "full", "cilo.env_files": ""}
+
+
 def _render(config: dict) -> str:
     model = model_from_config(config)
     addresses = override.assign_addresses(IDENT.subnet, override.fixed_address_services(model), {})
-    return override.render(override.build_override(model, IDENT, addresses), IDENT)
+    return override.render(override.build_override(model, IDENT, addresses, META), IDENT)
 
 
 def _golden(name: str, text: str) -> None:
@@ -88,7 +91,7 @@ def test_isolation_rules() -> None:
     assert "name" in doc["volumes"]["legacy"] and "name" not in doc["volumes"]["cache"]
     for svc, body in services.items():
         assert body["labels"] == {"cilo": "true", "cilo.project": "shop",
-                                  "cilo.environment": "alpha", "cilo.service": svc}
+                                  "cilo.environment": "alpha", "cilo.service": svc, **META}
 
 
 def test_external_default_network_is_left_alone() -> None:

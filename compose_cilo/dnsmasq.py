@@ -1,0 +1,762 @@
+"""cilo's own dnsmasq: its files, its processes, and `sync`, the call after every state change.
+
+The server listens on 127.0.0.1:CILO_DNS_PORT: the one the system and users query. Exact
+names come from hosts.d (inotify: live); it is restarted only when its own config changes
+(port, suffix, upstreams), never by up/down/destroy. Each environment with an ingress
+also gets a wildcard responder, a tiny dnsmasq on a free loopback port that the server
+forwards *.<project>.<env> to (see dnsrender for why, and for dnsmasq's rules).
+
+Files under $CILO_HOME/dns/: dnsmasq.conf (or CILO_DNS_CONFIG), dnsmasq.pid,
+dnsmasq.started (pid, port and hash of the config the running server was started with),
+hosts.d/, staging/ (hosts files are written there, then renamed into hosts.d, so dnsmasq
+never reads a partial or temporary file), wildcards.servers, wildcards/<project>.<env>.
+{conf,pid,started}, dnsmasq.log and lock.
+
+A process counts as ours only when its argv[0] is dnsmasq and its arguments hold
+`--conf-file=<that config>`: any other dnsmasq, or a recycled pid, is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import config, dnsnames, dnsquery, paths, resolver
+from .dnsrender import (
+    HOSTS_EXT,
+    hosts_filename,
+    render_hosts,
+    render_main_config,
+    render_responder_config,
+    render_wildcard_servers,
+)
+from .errors import CiloError
+from .fsutil import atomic_write
+from .resolver import Upstreams, detect_upstreams
+
+WAIT_SERVED = 2.0  # seconds sync waits for dnsmasq to serve a change
+STOP_TIMEOUT = 3.0
+PORT_WAIT = 1.0  # for the port of a server that was just stopped or killed
+LOCK_TIMEOUT = 30.0
+LOG_MAX = 1 << 20
+SEARCH_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
+INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install dnsmasq-base; macOS: brew install dnsmasq)"
+PROBE_LABEL = "_cilo-probe"  # no served name holds '_': a probe never hits an exact name
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One of our dnsmasq processes: its config, pid file and started record."""
+
+    config: Path
+    pid: Path
+    started: Path
+
+
+@dataclass(frozen=True)
+class DnsPaths:
+    dir: Path
+    hosts_dir: Path
+    staging: Path
+    servers: Path
+    wildcards_dir: Path
+    log: Path
+    lock: Path
+    server: Proc
+
+    @property
+    def config(self) -> Path:
+        return self.server.config
+
+    def responder(self, key: str) -> Proc:
+        """The wildcard responder of environment `key` (PROJECT/ENV)."""
+        stem = hosts_filename(key)[: -len(HOSTS_EXT)]
+        return _proc(self.wildcards_dir / f"{stem}.conf")
+
+
+def _proc(conf: Path) -> Proc:
+    return Proc(conf, conf.with_suffix(".pid"), conf.with_suffix(".started"))
+
+
+def dns_paths() -> DnsPaths:
+    d = paths.cilo_home() / "dns"
+    env = os.environ.get("CILO_DNS_CONFIG")
+    conf = Path(env).expanduser().absolute() if env else d / "dnsmasq.conf"
+    return DnsPaths(
+        dir=d, hosts_dir=d / "hosts.d", staging=d / "staging", servers=d / "wildcards.servers",
+        wildcards_dir=d / "wildcards", log=d / "dnsmasq.log", lock=d / "lock",
+        server=Proc(conf, d / "dnsmasq.pid", d / "dnsmasq.started"),
+    )
+
+
+def find_binary() -> str | None:
+    """The dnsmasq executable (CILO_DNSMASQ overrides; sbin folders are searched too)."""
+    env = os.environ.get("CILO_DNSMASQ")
+    if env is not None:
+        return env if env and os.access(env, os.X_OK) else None
+    found = shutil.which("dnsmasq")
+    if found:
+        return found
+    for d in SEARCH_DIRS:
+        if os.access(f"{d}/dnsmasq", os.X_OK):
+            return f"{d}/dnsmasq"
+    return None
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.decode(errors="replace").split("\0")[:-1]
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None
+    except OSError:
+        return None
+    try:  # macOS: no /proc
+        text = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return text.split() if text else None
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a slow init can leave a dead dnsmasq unreaped for seconds)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False
+    except (OSError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_ours(pid: int, proc: Proc | None = None) -> bool:
+    """argv[0] is dnsmasq and it runs with our config (the server's by default)."""
+    conf = (proc or dns_paths().server).config
+    args = _cmdline(pid)
+    if not args or os.path.basename(args[0]) != "dnsmasq":
+        return False
+    return f"--conf-file={conf}" in args and _alive(pid)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _scan(prefix: str) -> dict[Path, list[int]]:
+    """Our dnsmasq processes whose --conf-file starts with `prefix`, by config (Linux /proc)."""
+    found: dict[Path, list[int]] = {}
+    if not Path("/proc").is_dir():
+        return found
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        args = _cmdline(int(entry.name)) or [""]
+        if os.path.basename(args[0]) != "dnsmasq":
+            continue
+        for arg in args:
+            if arg.startswith("--conf-file=" + prefix) and _alive(int(entry.name)):
+                found.setdefault(Path(arg.split("=", 1)[1]), []).append(int(entry.name))
+    return found
+
+
+def _find(proc: Proc) -> int | None:
+    """The pid file's process if it is ours, else one found in /proc."""
+    pid = _read_pid(proc.pid)
+    if pid and is_ours(pid, proc):
+        return pid
+    return next(iter(_scan(str(proc.config)).get(proc.config, [])), None)
+
+
+def _responders(p: DnsPaths) -> dict[Path, list[int]]:
+    """Every running wildcard responder, by config file: pid files, then /proc."""
+    found = _scan(f"{p.wildcards_dir}/")
+    for pidfile in sorted(p.wildcards_dir.glob("*.pid")):
+        proc = _proc(pidfile.with_suffix(".conf"))
+        pid = _read_pid(pidfile)
+        if pid and is_ours(pid, proc) and pid not in found.get(proc.config, []):
+            found.setdefault(proc.config, []).insert(0, pid)
+    return found
+
+
+def running_pid(p: DnsPaths | None = None) -> int | None:
+    """The DNS server's pid (stale or foreign pid files are ignored)."""
+    return _find((p or dns_paths()).server)
+
+
+def responder_pids(p: DnsPaths | None = None) -> dict[str, list[int]]:
+    """Running wildcard responders by environment file stem (PROJECT.ENV)."""
+    return {conf.stem: pids for conf, pids in sorted(_responders(p or dns_paths()).items())}
+
+
+def _started(proc: Proc) -> tuple[int, int, str] | None:
+    """(pid, port, config hash) recorded when the process was started."""
+    try:
+        pid, port, digest = proc.started.read_text().split()
+        return int(pid), int(port), digest
+    except (OSError, ValueError):
+        return None
+
+
+def _user_args() -> list[str]:
+    """Started as root, dnsmasq would switch to `nobody`, who cannot read the 0700 cilo home."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        return [f"--user={pwd.getpwuid(0).pw_name}"]
+    except KeyError:
+        return ["--user=root"]
+
+
+def _spawn(binary: str, proc: Proc, p: DnsPaths, port: int) -> int:
+    with contextlib.suppress(OSError):
+        if p.log.stat().st_size > LOG_MAX:
+            os.replace(p.log, p.log.with_name(p.log.name + ".1"))
+    proc.pid.unlink(missing_ok=True)
+    cmd = [binary, f"--conf-file={proc.config}", f"--pid-file={proc.pid}",
+           f"--log-facility={p.log}", *_user_args()]
+    # stderr to a file, not a pipe: the daemon must not hold our pipe open.
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=err, timeout=10, start_new_session=True)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise CiloError(f"dnsmasq ({binary}) could not be started: {e}") from None
+        err.seek(0)
+        message = err.read().decode(errors="replace").strip()
+    if done.returncode != 0:
+        raise CiloError(_start_failure(message, port, proc, p))
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        pid = _read_pid(proc.pid)
+        if pid and is_ours(pid, proc):
+            return pid
+        time.sleep(0.005)
+    raise CiloError(f"dnsmasq started but wrote no pid to {proc.pid}; see {p.log}")
+
+
+def _start_failure(message: str, port: int, proc: Proc, p: DnsPaths) -> str:
+    if "Address already in use" in message:
+        return (f"dnsmasq cannot listen on 127.0.0.1:{port}: another program uses that port; "
+                "stop it or choose another port with CILO_DNS_PORT (then run docker cilo init again)")
+    return f"dnsmasq did not start: {message or 'no message'} (config {proc.config}, log {p.log})"
+
+
+def _terminate(pid: int, proc: Proc) -> None:
+    if not is_ours(pid, proc):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    if _alive(pid) and is_ours(pid, proc):
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid) and time.monotonic() < deadline + 1.0:
+            time.sleep(0.005)
+    if _read_pid(proc.pid) == pid:
+        proc.pid.unlink(missing_ok=True)
+    started = _started(proc)
+    if started and started[0] == pid:
+        proc.started.unlink(missing_ok=True)
+
+
+def _port_free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as dnsmasq binds
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _wait_port_free(port: int, timeout: float) -> None:
+    """A killed process's sockets can outlive it briefly (the kernel closes them late)."""
+    deadline = time.monotonic() + timeout
+    while not _port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def _free_port() -> int:
+    """A port free on 127.0.0.1 for UDP and TCP (dnsmasq binds both)."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                with contextlib.suppress(OSError):
+                    t.bind(("127.0.0.1", port))
+                    return port
+    raise CiloError("no free port on 127.0.0.1 for cilo's wildcard responder")
+
+
+def _wait_answering(port: int, suffix: str, timeout: float) -> float | None:
+    """Seconds until a dnsmasq answers anything (NXDOMAIN, REFUSED count), None on timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            dnsquery.query(f"{PROBE_LABEL}.{suffix}", port=port, timeout=0.2)
+            return time.monotonic() - start
+        except dnsquery.DnsQueryError:
+            time.sleep(0.001)
+    return None
+
+
+def _wait_served(port: int, name: str, expected: tuple[str, ...] | None, timeout: float) -> float | None:
+    """Seconds until `name` answers `expected` (None: NXDOMAIN), None on timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            ans = dnsquery.query(name, port=port, timeout=0.2)
+            if (ans.nxdomain and expected is None) or (
+                expected is not None and ans.rcode == 0 and sorted(ans.addresses) == sorted(expected)
+            ):
+                return time.monotonic() - start
+        except dnsquery.DnsQueryError:
+            pass
+        time.sleep(0.002)
+    return None
+
+
+@contextlib.contextmanager
+def _locked(p: DnsPaths) -> Iterator[None]:
+    """Serialise DNS changes between cilo commands (flock: a dead holder blocks no one)."""
+    paths.ensure_private_dir(p.dir)
+    with open(p.lock, "a") as f:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CiloError(f"DNS lock {p.lock} still held after {LOCK_TIMEOUT:g} s by "
+                                    "another cilo command; wait for it to finish") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- files
+
+
+def _hosts_map(text: str | None) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#"):
+            out.setdefault(parts[1], []).append(parts[0])
+    return {n: tuple(sorted(ips)) for n, ips in out.items()}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if _read(path) == text:
+        return False
+    atomic_write(path, text, 0o600)
+    return True
+
+
+@dataclass
+class _Written:
+    files: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # names whose answer changed, in order
+
+
+def _write_hosts(p: DnsPaths, hosts: Mapping[str, str]) -> _Written:
+    """Rename changed hosts files into hosts.d, then delete those of gone environments."""
+    p.hosts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    p.staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+    done = _Written()
+    existing = {f.name for f in p.hosts_dir.iterdir() if f.is_file() or f.is_symlink()}
+    for name, text in sorted(hosts.items()):
+        old = _read(p.hosts_dir / name) if name in existing else None
+        if old == text:
+            continue
+        atomic_write(p.staging / name, text, 0o600)
+        os.replace(p.staging / name, p.hosts_dir / name)
+        done.files.append(name)
+        before, after = _hosts_map(old), _hosts_map(text)
+        done.names += sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+    for name in sorted(existing - set(hosts)):
+        old = _read(p.hosts_dir / name)
+        (p.hosts_dir / name).unlink(missing_ok=True)
+        done.removed.append(name)
+        done.names += sorted(_hosts_map(old))
+    return done
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- results
+
+
+
+@dataclass
+class SyncResult:
+    served: bool  # the server runs and serves the new records
+    message: str  # one line for people; when not served, why and the fix
+    binary: str | None = None
+    pid: int | None = None
+    started: bool = False
+    restarted: bool = False  # the server itself (only when its own config changed)
+    restart_gap_ms: float | None = None  # SIGTERM to the new server's first answer
+    responders_started: list[str] = field(default_factory=list)  # env keys whose wildcard changed
+    responders_stopped: list[str] = field(default_factory=list)
+    wildcard_switch_ms: float | None = None  # new responders started until served (no gap)
+    wait_ms: float | None = None  # until the probe names answered as rendered
+    probes: list[str] = field(default_factory=list)
+    config_changed: bool = False
+    files_written: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    upstreams: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DnsStatus:
+    running: bool
+    pid: int | None
+    port: int
+    suffix: str
+    config: str
+    binary: str | None
+    names: dict[str, list[str]]
+    upstreams: list[str]
+    upstream_source: str
+    system_route: dict[str, Any]
+    responders: dict[str, dict[str, int | None]]  # env key -> {"pid", "port"}
+    current: bool  # the processes serve what the state says now
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Rendered:
+    recs: dnsnames.DnsRecords
+    main: str
+    hosts: dict[str, str]
+    upstreams: Upstreams
+
+    def wildcards(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Environment key -> its wildcard domains and addresses."""
+        return {k: dict(e.wildcards) for k, e in self.recs.envs.items() if e.wildcards}
+
+
+def _state_doc(state_doc: Any) -> Any:
+    if state_doc is not None:
+        return getattr(state_doc, "doc", state_doc)
+    from .state import read_state
+
+    return read_state().doc
+
+
+def render(state_doc: Any = None, p: DnsPaths | None = None) -> Rendered:
+    """Validate and render from a state document (None: the state file); writes nothing."""
+    p = p or dns_paths()
+    suffix, port = config.dns_suffix(), config.dns_port()
+    recs = dnsnames.records(_state_doc(state_doc), suffix)
+    ups = detect_upstreams(port)
+    main = render_main_config(recs, port=port, hosts_dir=str(p.hosts_dir),
+                              servers_file=str(p.servers), upstreams=ups.servers)
+    return Rendered(recs, main, render_hosts(recs), ups)
+
+
+def _responder_digest(wildcards: Mapping[str, tuple[str, ...]]) -> str:
+    return _sha(render_responder_config(wildcards, port=0))
+
+
+def render_files(state_doc: Any = None) -> dict[Path, str]:
+    """Every file as sync would write it now (`dns render`); responders keep their running
+    port (0 where none runs: a fresh port is picked at start)."""
+    p = dns_paths()
+    r = render(state_doc, p)
+    files = {p.config: r.main, **{p.hosts_dir / n: t for n, t in r.hosts.items()}}
+    ports: dict[str, int] = {}
+    for key, wild in r.wildcards().items():
+        started = _started(p.responder(key))
+        port = started[1] if started and started[0] == _find(p.responder(key)) else 0
+        files[p.responder(key).config] = render_responder_config(wild, port=port)
+        ports.update({d: port for d in wild})
+    files[p.servers] = render_wildcard_servers(ports)
+    return files
+
+
+# ---------------------------------------------------------------- operations
+
+
+def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
+    """Make the DNS serve `state_doc` (None: the state file as it is now).
+
+    Validate, render, write atomically, start what is not running, switch the wildcard
+    responders of environments whose wildcard changed, restart the server only when its
+    own config changed, then wait (bounded) until the changed names answer as rendered.
+    A missing dnsmasq, or one that will not start, is reported in the result, never
+    raised; the files are written either way. Unclean records raise CiloError before
+    anything is written.
+    """
+    p = dns_paths()
+    with _locked(p):
+        return _sync(p, render(state_doc, p), wait=wait, force=False)
+
+
+def restart(state_doc: Any = None) -> SyncResult:
+    """Restart the server and every responder from freshly rendered files (`dns restart`)."""
+    p = dns_paths()
+    with _locked(p):
+        return _sync(p, render(state_doc, p), wait=True, force=True)
+
+
+def start(state_doc: Any = None) -> SyncResult:
+    """`dns start`: like sync, but DNS not served is an error."""
+    result = sync(state_doc)
+    if not result.served:
+        raise CiloError(result.message)
+    return result
+
+
+def ensure_running(state_doc: Any = None) -> SyncResult:
+    """Start what is not running (files re-rendered); cheap when everything runs."""
+    return sync(state_doc, wait=False)
+
+
+def stop() -> bool:
+    """Stop the server and the responders; False when the server was not running."""
+    p = dns_paths()
+    with _locked(p):
+        for conf, pids in _responders(p).items():
+            for pid in pids:
+                _terminate(pid, _proc(conf))
+        pids = sorted({*filter(None, [_find(p.server)]), *_scan(str(p.config)).get(p.config, [])})
+        for pid in pids:
+            _terminate(pid, p.server)
+        if _read_pid(p.server.pid) is not None:
+            p.server.pid.unlink(missing_ok=True)  # stale: a dead or foreign pid
+        return bool(pids)
+
+
+def _sync(p: DnsPaths, r: Rendered, *, wait: bool, force: bool) -> SyncResult:
+    port, suffix = config.dns_port(), r.recs.suffix
+    written = _write_hosts(p, r.hosts)
+    result = SyncResult(
+        served=False, message="", files_written=written.files, files_removed=written.removed,
+        upstreams=list(r.upstreams.servers), notes=list(r.recs.notes), binary=find_binary(),
+    )
+    if result.binary is None:
+        result.config_changed = _write_if_changed(p.config, r.main)
+        result.message = (f"dnsmasq not found, so *.{suffix} names are not served "
+                          f"(files are ready in {p.dir}); {INSTALL_HINT}")
+        return result
+    old_domains = _forwarded_domains(_read(p.servers))
+    try:
+        ports, retire = _switch_responders(p, r, result, force)
+        servers_changed = _write_if_changed(p.servers, render_wildcard_servers(ports))
+        result.config_changed = _write_if_changed(p.config, r.main)
+        _run_server(p, r, result, port, force, servers_changed)
+        probes = _probes(r, written.names, old_domains, result.responders_started)
+        took = _wait_all(port, r, probes) if wait or retire else 0.0
+        for pid, proc in retire:  # only now: until the SIGHUP took, they still answered
+            _terminate(pid, proc)
+        _remove_unused_responder_files(p, r)
+    except CiloError as e:
+        result.message = str(e)
+        return result
+    result.probes = probes
+    if took is None:
+        result.message = (f"dnsmasq did not serve the change to {', '.join(probes)} within "
+                          f"{WAIT_SERVED:g} s; see {p.log} or run docker cilo dns restart")
+        return result
+    result.wait_ms = round(took * 1000, 1) if probes else None
+    if result.wildcard_switch_ms is not None:
+        result.wildcard_switch_ms = round(result.wildcard_switch_ms + took * 1000, 1)
+    result.served = True
+    result.message = f"{len(r.recs.exact)} names served on 127.0.0.1:{port}"
+    return result
+
+
+def _switch_responders(p: DnsPaths, r: Rendered, result: SyncResult,
+                       force: bool) -> tuple[dict[str, int], list[tuple[int, Proc]]]:
+    """Keep each environment's responder while its wildcard is unchanged, else start a new
+    one on a fresh port. Returns domain -> port, and the old processes to retire."""
+    running = _responders(p)
+    ports: dict[str, int] = {}
+    retire: list[tuple[int, Proc]] = []
+    t0 = time.monotonic()
+    for key, wild in sorted(r.wildcards().items()):
+        proc = p.responder(key)
+        pids = running.pop(proc.config, [])
+        started = _started(proc)
+        digest = _responder_digest(wild)
+        if started and started[0] in pids and started[2] == digest and not force:
+            keep, port = started[0], started[1]
+        else:
+            keep, port = _start_responder(p, proc, wild, digest, r.recs.suffix, result.binary or "dnsmasq")
+            result.responders_started.append(key)
+        retire += [(pid, proc) for pid in pids if pid != keep]
+        ports.update({domain: port for domain in wild})
+    for conf, pids in running.items():  # environments that lost their wildcard
+        result.responders_stopped.append(conf.stem)
+        retire += [(pid, _proc(conf)) for pid in pids]
+    if result.responders_started:
+        result.wildcard_switch_ms = (time.monotonic() - t0) * 1000
+    return ports, retire
+
+
+def _start_responder(p: DnsPaths, proc: Proc, wild: Mapping[str, tuple[str, ...]], digest: str,
+                     suffix: str, binary: str) -> tuple[int, int]:
+    p.wildcards_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for attempt in range(3):  # a free port can be taken between the check and the bind
+        port = _free_port()
+        if port == config.dns_port():  # free only because the server is not up yet
+            continue
+        atomic_write(proc.config, render_responder_config(wild, port=port), 0o600)
+        try:
+            pid = _spawn(binary, proc, p, port)
+            break
+        except CiloError:
+            if attempt == 2:
+                raise
+    else:
+        raise CiloError("no free port on 127.0.0.1 for a wildcard responder")
+    if _wait_answering(port, suffix, WAIT_SERVED) is None:
+        raise CiloError(f"cilo's wildcard responder (pid {pid}) does not answer; see {p.log}")
+    atomic_write(proc.started, f"{pid} {port} {digest}\n", 0o600)
+    return pid, port
+
+
+def _remove_unused_responder_files(p: DnsPaths, r: Rendered) -> None:
+    wanted = {p.responder(key).config.stem for key in r.wildcards()}
+    for f in p.wildcards_dir.glob("*"):
+        if f.stem not in wanted and f.suffix in (".conf", ".pid", ".started"):
+            f.unlink(missing_ok=True)
+
+
+def _run_server(p: DnsPaths, r: Rendered, result: SyncResult, port: int, force: bool,
+                servers_changed: bool) -> None:
+    """Start, restart (measuring the gap) or SIGHUP the server, as the change needs."""
+    pid = _find(p.server)
+    want = _sha(r.main)
+    if pid is not None and not force and _started(p.server) == (pid, port, want):
+        result.pid = pid
+        if servers_changed:
+            os.kill(pid, signal.SIGHUP)  # re-reads wildcards.servers; no query is dropped
+        return
+    t0 = time.monotonic()
+    if pid is not None:
+        _terminate(pid, p.server)
+        result.restarted = True
+    else:
+        result.started = True
+    _wait_port_free(port, PORT_WAIT)
+    result.pid = _spawn(result.binary or "dnsmasq", p.server, p, port)
+    if _wait_answering(port, r.recs.suffix, WAIT_SERVED) is None:
+        raise CiloError(f"dnsmasq (pid {result.pid}) does not answer on 127.0.0.1:{port}; see {p.log}")
+    if result.restarted:
+        result.restart_gap_ms = round((time.monotonic() - t0) * 1000, 1)
+    atomic_write(p.server.started, f"{result.pid} {port} {want}\n", 0o600)
+
+
+def _forwarded_domains(servers_text: str | None) -> set[str]:
+    return {line.split("/")[1] for line in (servers_text or "").splitlines()
+            if line.startswith("server=/")}
+
+
+def _probes(r: Rendered, changed: list[str], old_domains: set[str], started: list[str]) -> list[str]:
+    """Names to query before returning: the last exact name changed, a wildcard domain
+    that went away, and one whose responder is new."""
+    probes = changed[-1:]
+    gone = sorted(old_domains - set(r.recs.wildcards))
+    if gone:
+        probes.append(f"{PROBE_LABEL}.{gone[-1]}")
+    if started:
+        probes.append(f"{PROBE_LABEL}.{sorted(r.recs.envs[started[-1]].wildcards)[-1]}")
+    return probes
+
+
+def _wait_all(port: int, r: Rendered, probes: list[str]) -> float | None:
+    start = time.monotonic()
+    for name in probes:
+        if _wait_served(port, name, r.recs.answer(name), WAIT_SERVED) is None:
+            return None
+    return time.monotonic() - start
+
+
+def status(state_doc: Any = None) -> DnsStatus:
+    p = dns_paths()
+    suffix, port = config.dns_suffix(), config.dns_port()
+    pid = running_pid(p)
+    notes: list[str] = []
+    names: dict[str, list[str]] = {}
+    responders: dict[str, dict[str, int | None]] = {}
+    current = False
+    try:
+        r = render(state_doc, p)
+        names = {n: list(ips) for n, ips in dnsnames.all_names(r.recs)}
+        notes += r.recs.notes
+        ups = r.upstreams
+        current = pid is not None and _started(p.server) == (pid, port, _sha(r.main)) and all(
+            _read(p.hosts_dir / f) == text for f, text in r.hosts.items())
+        for key, wild in r.wildcards().items():
+            proc = p.responder(key)
+            rpid, started = _find(proc), _started(proc)
+            ok = started is not None and rpid == started[0] and started[2] == _responder_digest(wild)
+            responders[key] = {"pid": rpid, "port": started[1] if ok and started else None}
+            current = current and ok
+    except CiloError as e:
+        notes.append(str(e))
+        ups = Upstreams((), "unknown (records refused)")
+    binary = find_binary()
+    if binary is None:
+        notes.append(f"dnsmasq not found; {INSTALL_HINT}")
+    return DnsStatus(
+        running=pid is not None, pid=pid, port=port, suffix=suffix, config=str(p.config),
+        binary=binary, names=names, upstreams=list(ups.servers), upstream_source=ups.source,
+        system_route=resolver.system_route(suffix, port).to_json(), responders=responders,
+        current=current, notes=notes,
+    )

@@ -1,0 +1,195 @@
+"""Reconciliation as plan, then apply: desired state vs what the engine reports.
+
+`plan()` is pure: it takes the state document and one snapshot of the engine (every
+container, network and volume carrying `cilo=true`, one batched query per kind) and
+returns findings, each a check result with the actions that would fix it. doctor prints
+the findings; `doctor --fix` hands the actions to lifecycle code to apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .engine import ContainerInfo, NetworkInfo, VolumeInfo
+
+Status = Literal["ok", "warn", "fail"]
+COMPOSE_WORKDIR = "com.docker.compose.project.working_dir"
+COMPOSE_FILES = "com.docker.compose.project.config_files"
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # up, stop, network, record, adopt, remove_container, remove_network, remove_volume
+    subject: str  # an environment key, or the object to remove
+    destructive: bool = False
+    data: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str) -> Any:
+        return dict(self.data).get(key)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    status: Status
+    subject: str
+    message: str
+    fix: str = ""
+    actions: tuple[Action, ...] = ()
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "status": self.status, "subject": self.subject,
+                "message": self.message, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One snapshot of the engine and the file system, taken before planning."""
+
+    containers: list[ContainerInfo] = field(default_factory=list)
+    networks: list[NetworkInfo] = field(default_factory=list)
+    volumes: list[VolumeInfo] = field(default_factory=list)
+    missing_workspaces: frozenset[str] = frozenset()  # env keys whose workspace is gone
+    overlaps: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _key(labels: dict[str, str]) -> str | None:
+    project, env = labels.get("cilo.project"), labels.get("cilo.environment")
+    return f"{project}/{env}" if project and env else None
+
+
+def _env_checks(key: str, record: dict[str, Any], obs: Observed) -> list[Check]:
+    containers = [c for c in obs.containers if _key(c.labels) == key]
+    has_network = any(n.name == record["network"] for n in obs.networks)
+    out: list[Check] = []
+    up = Action("up", key)
+    if not has_network and record["status"] in ("running", "created", "stopped"):
+        action = up if record["status"] == "running" else Action("network", key)
+        out.append(Check("env.drift", "fail", key, f"network {record['network']} of {key} is missing",
+                         f"docker cilo doctor --fix recreates it", (action,)))
+    if key in obs.missing_workspaces:
+        out.append(Check("env.drift", "fail", key, f"workspace {record['workspace']} of {key} is missing",
+                         f"restore the folder, or remove the environment: docker cilo destroy {key} --force"))
+    if record["status"] == "running":
+        out += _running_checks(key, record, containers, up)
+    elif record["status"] in ("stopped", "created"):
+        running = sorted(c.name for c in containers if c.state == "running")
+        if running:
+            out.append(Check("env.drift", "warn", key,
+                             f"{key} is recorded {record['status']} but {', '.join(running)} run",
+                             "docker cilo doctor --fix stops them", (Action("stop", key),)))
+    return out
+
+
+def _running_checks(key: str, record: dict[str, Any], containers: list[ContainerInfo],
+                    up: Action) -> list[Check]:
+    out: list[Check] = []
+    for name, svc in sorted(record["services"].items()):
+        if not svc["replicas"] and svc["status"] != "running":
+            continue  # never started (inactive profile): nothing to drift from
+        mine = [c for c in containers if c.service == name]
+        if not mine:
+            out.append(Check("env.drift", "fail", key, f"service {name} of {key} has no container",
+                             "docker cilo doctor --fix starts it again", (up,)))
+            continue
+        stopped = [f"{c.name} ({c.state})" for c in mine if c.state != "running"]
+        if stopped:
+            out.append(Check("env.drift", "fail", key,
+                             f"service {name} of {key} is not running: {', '.join(stopped)}",
+                             "docker cilo doctor --fix starts it again", (up,)))
+            continue
+        now = sorted(a for c in mine if (a := c.addresses.get(record["network"])))
+        was = sorted(r["ip"] for r in svc["replicas"] if r["ip"])
+        if was and now and now != was:
+            out.append(Check("env.drift", "warn", key,
+                             f"service {name} of {key} has new addresses {', '.join(now)} "
+                             f"(recorded {', '.join(was)})",
+                             "docker cilo doctor --fix records them and updates DNS",
+                             (Action("record", key),)))
+    return out
+
+
+def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkInfo]
+              ) -> Action | None:
+    """An action that rebuilds the state record from labels, if they are enough."""
+    labelled = [c for c in containers if c.labels.get(COMPOSE_WORKDIR) and c.labels.get(COMPOSE_FILES)]
+    net = next((n for n in networks if n.subnets), None)
+    if not labelled or net is None:
+        return None
+    c = labelled[0]
+    files = [f for f in c.labels[COMPOSE_FILES].split(",") if f]
+    return Action("adopt", key, data=(
+        ("project", c.labels["cilo.project"]),
+        ("env", c.labels["cilo.environment"]),
+        ("compose_project", c.labels.get("com.docker.compose.project", "")),
+        ("working_dir", c.labels[COMPOSE_WORKDIR]),
+        ("project_dir", c.labels.get("cilo.project_dir") or c.labels[COMPOSE_WORKDIR]),
+        ("files", tuple(files[:-1]) if len(files) > 1 else tuple(files)),
+        ("override", files[-1] if len(files) > 1 else ""),
+        ("profiles", tuple(p for p in c.labels.get("cilo.profiles", "").split(",") if p)),
+        ("env_files", tuple(p for p in c.labels.get("cilo.env_files", "").split(",") if p)),
+        ("network", net.name),
+        ("subnet", net.subnets[0]),
+        ("running", any(x.state == "running" for x in containers)),
+    ))
+
+
+def _orphans(known: set[str], obs: Observed) -> list[Check]:
+    groups: dict[str, tuple[list[ContainerInfo], list[NetworkInfo], list[VolumeInfo]]] = {}
+    for c in obs.containers:
+        if (k := _key(c.labels)) and k not in known:
+            groups.setdefault(k, ([], [], []))[0].append(c)
+    for n in obs.networks:
+        if (k := _key(n.labels)) and k not in known:
+            groups.setdefault(k, ([], [], []))[1].append(n)
+    for v in obs.volumes:
+        if (k := _key(v.labels)) and k not in known:
+            groups.setdefault(k, ([], [], []))[2].append(v)
+    out: list[Check] = []
+    for key, (containers, networks, volumes) in sorted(groups.items()):
+        adopt = _adoption(key, containers, networks)
+        for kind, objs in (("container", containers), ("network", networks), ("volume", volumes)):
+            if not objs:
+                continue
+            names = sorted(o.name for o in objs)
+            if adopt:
+                actions: tuple[Action, ...] = (adopt,)
+                fix = f"docker cilo doctor --fix adopts {key} back into state"
+            else:
+                ident = {"container": lambda o: o.id, "network": lambda o: o.name,
+                         "volume": lambda o: o.name}[kind]
+                actions = tuple(Action(f"remove_{kind}", ident(o), destructive=True)
+                                for o in sorted(objs, key=lambda o: o.name))
+                fix = f"docker cilo doctor --fix removes them (labels are not enough to adopt {key})"
+            out.append(Check(f"orphan.{kind}", "fail", key,
+                             f"{len(objs)} {kind}(s) of {key}, unknown to state: {', '.join(names)}",
+                             fix, actions))
+    return out
+
+
+def plan(state_doc: dict[str, Any], obs: Observed) -> list[Check]:
+    """Every finding about environments, orphans and subnets (pure)."""
+    checks: list[Check] = []
+    known: set[str] = set()
+    for host in state_doc.get("hosts", {}).values():
+        for key, record in sorted(host.get("environments", {}).items()):
+            known.add(key)
+            found = _env_checks(key, record, obs)
+            checks += found or [Check("env.drift", "ok", key, f"{key} is {record['status']} as recorded")]
+            for hit in obs.overlaps.get(key, []):
+                checks.append(Check(
+                    "subnet.overlap", "fail", key,
+                    f"subnet {record['subnet']} of {key} overlaps {hit}",
+                    f"move it to a free subnet: docker cilo --project {record['project']} up "
+                    f"{record['name']} --recreate",
+                ))
+    checks += _orphans(known, obs)
+    if not any(c.id.startswith("orphan.") for c in checks):
+        checks.append(Check("orphan.container", "ok", "engine", "no labelled resources unknown to state"))
+    return checks
+
+
+def workspace_missing(record: dict[str, Any]) -> bool:
+    return not Path(record["workspace"]).is_dir()
