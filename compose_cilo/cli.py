@@ -40,6 +40,7 @@ def _ctx(c: typer.Context):  # type: ignore[no-untyped-def]
 def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
     from .engine import Engine
     from .lifecycle import Context
+    from .names import check_project_name
     from .project import ComposeOptions
 
     p = c.find_root().params
@@ -51,7 +52,7 @@ def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
             profiles=tuple(p.get("profile") or ()),
             env_files=tuple(p.get("env_file") or ()),
             project_directory=p.get("project_directory"),
-            project_name=p.get("project_name"),
+            project_name=check_project_name(pn) if (pn := p.get("project_name")) is not None else None,
         ),
         project=p.get("project"),
     )
@@ -312,6 +313,39 @@ def run(
 
 
 @app.command()
+def doctor(
+    c: typer.Context,
+    fix: bool = typer.Option(False, "--fix", help="Repair what can be repaired."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Remove unknown labelled resources without asking."),
+    as_json: bool = typer.Option(False, "--json", help="Print {ok, checks: [...]} as JSON."),
+) -> None:
+    """Check engine, compose, state and DNS against each other; --fix repairs drift."""
+    from . import doctor as doc
+
+    ctx = _ctx(c)
+    checks = doc.run_checks(ctx)
+    if fix:
+        def confirm(what: str) -> bool:
+            if yes:
+                return True
+            if not sys.stdin.isatty():
+                print(f"not removing without --yes: {what}", file=sys.stderr)
+                return False
+            return typer.confirm(what + "?")
+
+        done = doc.fix(ctx, checks, confirm)
+        for line in done:
+            print(f"fixed: {line}", file=sys.stderr)
+        if done:
+            checks = doc.run_checks(ctx)
+    if as_json:
+        _print_json(doc.as_json(checks))
+    else:
+        print(doc.report(checks))
+    raise typer.Exit(0 if doc.as_json(checks)["ok"] else 1)
+
+
+@app.command()
 def version() -> None:
     """Show the version."""
     print(f"docker cilo version {__version__}")
@@ -319,6 +353,8 @@ def version() -> None:
 
 def _register_optional() -> None:
     """DNS commands live in their own module."""
+    from .cli_state import state_app
+    app.add_typer(state_app, name="state", help="Show or migrate cilo's state file.")
     try:
         from .cli_dns import dns_app, init_command
     except ImportError:  # pragma: no cover - during development only
@@ -355,8 +391,9 @@ def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
     try:
         _docker_opts, args = split(argv)
         _engine_factory = engine_factory
-        app(args=args, prog_name="docker cilo", standalone_mode=False)
-        return 0
+        # without standalone mode, click returns a command's Exit code instead of raising
+        code = app(args=args, prog_name="docker cilo", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except typer.Exit as e:
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):

@@ -179,6 +179,18 @@ class Engine:
         with _translated(f"docker compose down of {target.project_name}"):
             self._client(target).compose.down(volumes=volumes, remove_orphans=True, timeout=10)
 
+    def compose_version(self) -> str:
+        import subprocess
+
+        argv = [*self.opts.argv(), "compose", "version", "--short"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise EngineError(f"{argv[0]} not found; install Docker") from None
+        if proc.returncode != 0:
+            raise EngineError(f"docker compose v2 does not answer: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
     def compose_argv(self, target: ComposeTarget) -> list[str]:
         """The docker compose command line for `target`, for commands run in the foreground."""
         argv = [*self.opts.argv(), "compose", "--project-directory", target.project_dir]

@@ -260,16 +260,17 @@ def _ensure_network(ctx: Context, record: Record) -> Record:
     return record
 
 
-def _prepare(ctx: Context, env: str, copy: bool) -> tuple[Record, ProjectModel]:
+def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
     """Create the environment if needed and (re)write its override; no containers yet.
 
+    `ref` is ENV (of the project in the working folder) or PROJECT/ENV (an existing one).
     A new environment costs one locked write; if anything after it fails, the record,
     the network and the folder are removed again.
     """
-    check_env_name(env)
+    project, env = split_ref(ref, ctx.project)
     created = False
-    if ctx.project:
-        record = get_env(ctx, f"{ctx.project}/{env}")
+    if project:
+        record = get_env(ctx, f"{project}/{env}")
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
     else:
         target, model = resolve_project(ctx)
@@ -326,8 +327,8 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
-def create(ctx: Context, env: str, copy: bool = False) -> Record:
-    record, _ = _prepare(ctx, env, copy)
+def create(ctx: Context, ref: str, copy: bool = False) -> Record:
+    record, _ = _prepare(ctx, ref, copy)
     return record
 
 
@@ -346,11 +347,11 @@ def refresh(
     return _update(env_key(record["project"], record["name"]), change)
 
 
-def up(ctx: Context, env: str, *, build: bool = False, recreate: bool = False,
+def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
        copy: bool = False) -> Record:
     if recreate:
-        _reallocate_for_recreate(ctx, env)
-    record, model = _prepare(ctx, env, copy)
+        _reallocate_for_recreate(ctx, ref)
+    record, model = _prepare(ctx, ref, copy)
     shares = {
         n: s.network_mode.removeprefix("service:")
         for n, s in model.services.items()
@@ -362,10 +363,10 @@ def up(ctx: Context, env: str, *, build: bool = False, recreate: bool = False,
     return record
 
 
-def _reallocate_for_recreate(ctx: Context, env: str) -> None:
+def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     """`up --recreate`: containers and network are rebuilt, on the lowest free subnet."""
     try:
-        record = get_env(ctx, env if ctx.project is None else f"{ctx.project}/{env}")
+        record = get_env(ctx, ref)
     except CiloError:
         return  # nothing to recreate yet: up creates it
     ctx.engine.compose_down(env_target(record), volumes=False)
@@ -404,17 +405,52 @@ def selector(record: Record) -> dict[str, str]:
 
 def ensure_running(ctx: Context, ref: str) -> Record:
     """For `run`: an environment that is running, created and started if needed."""
-    project, env = split_ref(ref, ctx.project)
-    ctx.project = project
     try:
-        record = live_view(ctx, get_env(ctx, env))
+        record = live_view(ctx, get_env(ctx, ref))
     except CiloError:
         record = None
     if record and record["status"] == "running" and all(
         s["status"] == "running" for s in record["services"].values() if s["container"]
     ):
         return record
-    return up(ctx, env)
+    return up(ctx, ref)
+
+
+def repair_network(ctx: Context, ref: str) -> Record:
+    """Recreate a missing environment network with the recorded subnet (doctor --fix)."""
+    return _ensure_network(ctx, get_env(ctx, ref))
+
+
+def adopt(ctx: Context, action: Any) -> Record:
+    """Rebuild the state record of an environment that state lost, from engine labels.
+
+    The containers carry cilo's labels and compose's own (working folder, config files);
+    the network carries the subnet. The override is rewritten from the user's files.
+    """
+    get = action.get
+    project, env = get("project"), get("env")
+    key = env_key(project, env)
+    project_dir, workdir = get("project_dir"), get("working_dir")
+    target = ComposeTarget(files=tuple(get("files")), project_dir=project_dir,
+                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")))
+    record = new_record(target, project, env, get("subnet"), copy=workdir != project_dir)
+    record["workspace"] = workdir
+    record["network"] = get("network")
+    if get("compose_project"):
+        record["compose_project"] = get("compose_project")
+    if record["copy"]:  # the files compose used live in the copy: record the user's paths
+        record["compose_files"] = [
+            str(Path(project_dir) / Path(f).relative_to(workdir)) if f.startswith(workdir + "/") else f
+            for f in record["compose_files"]
+        ]
+    model = model_from_config(ctx.engine.compose_config(user_target(record)))
+    with state.mutate() as st:
+        if key in st.environments():
+            raise CiloError(f"environment {key} is in state again; nothing to adopt")
+        record["services"] = service_records(model, _addresses(record, model), {})
+        st.environments()[key] = record
+    write_override(record, model, _addresses(record, model))
+    return refresh(ctx, record, "running" if get("running") else "stopped")
 
 
 def down(ctx: Context, ref: str) -> Record:

@@ -115,7 +115,8 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
               ) -> Action | None:
     """An action that rebuilds the state record from labels, if they are enough."""
     labelled = [c for c in containers if c.labels.get(COMPOSE_WORKDIR) and c.labels.get(COMPOSE_FILES)]
-    net = next((n for n in networks if n.subnets), None)
+    # the environment's own network is cilo's, not compose's (compose labels its own)
+    net = next((n for n in networks if n.subnets and "com.docker.compose.network" not in n.labels), None)
     if not labelled or net is None:
         return None
     c = labelled[0]

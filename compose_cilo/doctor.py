@@ -1,0 +1,239 @@
+"""`docker cilo doctor [--fix]`: every check, and the repairs.
+
+The engine is the truth. Checks are gathered here (engine, compose, state, DNS) and from
+reconcile.plan() (environments, orphans, subnets); `--fix` applies the planned actions
+through the lifecycle code, then re-renders DNS. `doctor` alone changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import envnet, lifecycle, paths, reconcile, state
+from .errors import CiloError
+from .reconcile import Action, Check, Observed
+
+MIN_COMPOSE = (2, 24, 0)  # `!reset` arrived in 2.24.0 (`include` in 2.20.0)
+
+
+def _engine_checks(ctx: lifecycle.Context) -> list[Check]:
+    try:
+        version = ctx.engine.version()
+    except CiloError as e:
+        return [Check("engine.reachable", "fail", "engine", str(e),
+                      "start dockerd, or check --context / DOCKER_HOST")]
+    out = [Check("engine.reachable", "ok", "engine", f"Docker engine {version} answers")]
+    try:
+        compose = ctx.engine.compose_version()
+    except CiloError as e:
+        return out + [Check("compose.available", "fail", "compose", str(e),
+                            "install Docker Compose v2 (./install.sh does)")]
+    nums = tuple(int(n) for n in re.findall(r"\d+", compose)[:3])
+    if nums < MIN_COMPOSE:
+        out.append(Check("compose.available", "fail", "compose",
+                         f"docker compose {compose} is older than 2.24.0 (no !reset)",
+                         "upgrade Docker Compose v2 (./install.sh installs a current one)"))
+    else:
+        out.append(Check("compose.available", "ok", "compose", f"docker compose {compose}"))
+    return out
+
+
+def _lock_is_free() -> bool:
+    """flock-based: a lock of a dead process is free; only a live holder counts."""
+    from filelock import FileLock, Timeout
+
+    if not paths.lock_path().exists():
+        return True
+    lock = FileLock(str(paths.lock_path()), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
+def _state_checks() -> tuple[list[Check], dict[str, Any] | None]:
+    path = paths.state_path()
+    try:
+        doc = state.read_state().doc
+    except CiloError as e:
+        return [Check("state.valid", "fail", str(path), str(e),
+                      f"restore {path} from a backup, or move it away to start afresh")], None
+    out = [Check("state.valid", "ok", str(path), f"state file valid (version {doc['version']})")]
+    problems = getattr(state, "permission_problems", lambda: [])()
+    if problems:
+        out.append(Check("state.permissions", "warn", str(path), "; ".join(problems),
+                         f"chmod 700 {path.parent} && chmod 600 {path}"))
+    if _lock_is_free():
+        out.append(Check("state.lock", "ok", str(paths.lock_path()), "state lock is free"))
+    else:
+        out.append(Check("state.lock", "warn", str(paths.lock_path()),
+                         "state lock is held by a running cilo command",
+                         "wait for it to finish (a lock of a dead process is released at once)"))
+    return out, doc
+
+
+def _dns_checks(doc: dict[str, Any]) -> list[Check]:
+    from . import dnsmasq, dnsquery
+
+    fix = "docker cilo doctor --fix (or: docker cilo dns restart)"
+    status = dnsmasq.status(doc)
+    out: list[Check] = []
+    dns_fix = (Action("dns", "dns"),)
+    if status.binary is None:
+        return [Check("dns.running", "fail", "dnsmasq", "dnsmasq is not installed",
+                      "install dnsmasq (Debian: apt-get install dnsmasq-base)")]
+    if status.running:
+        out.append(Check("dns.running", "ok", "dnsmasq",
+                         f"cilo's dnsmasq runs (pid {status.pid}, 127.0.0.1:{status.port})"))
+    else:
+        out.append(Check("dns.running", "fail", "dnsmasq",
+                         f"cilo's dnsmasq is not running on 127.0.0.1:{status.port}", fix, dns_fix))
+    try:
+        files = dnsmasq.render_files(doc)
+    except CiloError as e:
+        return out + [Check("dns.in_sync", "fail", "dnsmasq", str(e), "fix the labels named above")]
+    stale = sorted(str(p) for p, text in files.items() if _read(p) != text and not p.name.endswith(".servers"))
+    if stale or (status.running and not status.current):
+        what = f"{', '.join(stale)} differ from a fresh render of state" if stale else \
+            "the running dnsmasq serves an older configuration"
+        out.append(Check("dns.in_sync", "fail", "dnsmasq", what, fix, dns_fix))
+    else:
+        out.append(Check("dns.in_sync", "ok", "dnsmasq", "served configuration equals a fresh render"))
+    live = sorted(status.names.items())
+    exact = [(n, ips) for n, ips in live if not n.startswith("*.")]
+    if exact and status.running:
+        name, want = exact[0]
+        try:
+            got: tuple[str, ...] = tuple(dnsquery.query(name, port=status.port, timeout=1.0).addresses)
+        except OSError:
+            got = ()
+        if sorted(got) == sorted(want):
+            out.append(Check("dns.answers", "ok", name, f"{name} answers {', '.join(want)}"))
+        else:
+            out.append(Check("dns.answers", "fail", name,
+                             f"{name} answers {', '.join(got) or 'nothing'}, expected {', '.join(want)}",
+                             fix, dns_fix))
+    route = status.system_route
+    if route.get("routed"):
+        out.append(Check("dns.system_route", "ok", "system", route.get("detail", "")))
+    else:
+        out.append(Check("dns.system_route", "warn", "system",
+                         f"the system does not send *.{status.suffix} to cilo ({route.get('detail', '')})",
+                         "docker cilo init"))
+    return out
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def observe(ctx: lifecycle.Context, doc: dict[str, Any]) -> Observed:
+    cilo = {"cilo": "true"}
+    records = [r for h in doc["hosts"].values() for r in h["environments"].values()]
+    return Observed(
+        containers=ctx.engine.containers(cilo),
+        networks=ctx.engine.networks(cilo),
+        volumes=ctx.engine.volumes(cilo),
+        missing_workspaces=frozenset(
+            f"{r['project']}/{r['name']}" for r in records if reconcile.workspace_missing(r)),
+        overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine)),
+    )
+
+
+def run_checks(ctx: lifecycle.Context) -> list[Check]:
+    checks = _engine_checks(ctx)
+    state_checks, doc = _state_checks()
+    checks += state_checks
+    if doc is None:
+        return checks
+    if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):
+        checks += reconcile.plan(doc, observe(ctx, doc))
+    checks += _dns_checks(doc)
+    return checks
+
+
+def fix(ctx: lifecycle.Context, checks: list[Check], confirm: Callable[[str], bool]) -> list[str]:
+    """Apply every planned action once, in a safe order; return what was done."""
+    actions: list[Action] = []
+    for c in checks:
+        for a in c.actions:
+            if a not in actions:
+                actions.append(a)
+    order = ["adopt", "network", "up", "stop", "record", "remove_container", "remove_network",
+             "remove_volume", "dns"]
+    done: list[str] = []
+    removals = [a for a in actions if a.destructive]
+    if removals and not confirm(
+        "remove " + ", ".join(f"{a.kind.removeprefix('remove_')} {a.subject[:12]}" for a in removals)
+    ):
+        actions = [a for a in actions if not a.destructive]
+        done.append("skipped removals (not confirmed)")
+    for kind in order:
+        for a in (a for a in actions if a.kind == kind):
+            done.append(_apply(ctx, a))
+    if actions and not any(a.kind == "dns" for a in actions):
+        done.append(_apply(ctx, Action("dns", "dns")))  # any repair can change the names
+    return done
+
+
+def _apply(ctx: lifecycle.Context, a: Action) -> str:
+    if a.kind == "adopt":
+        lifecycle.adopt(ctx, a)
+        return f"adopted {a.subject} back into state"
+    if a.kind == "network":
+        lifecycle.repair_network(ctx, a.subject)
+        return f"recreated the network of {a.subject}"
+    if a.kind == "up":
+        lifecycle.up(ctx, a.subject)
+        return f"started {a.subject} again"
+    if a.kind == "stop":
+        lifecycle.down(ctx, a.subject)
+        return f"stopped {a.subject}"
+    if a.kind == "record":
+        lifecycle.refresh(ctx, lifecycle.get_env(ctx, a.subject))
+        return f"recorded the real addresses of {a.subject}"
+    if a.kind == "remove_container":
+        ctx.engine.remove_containers([a.subject])
+        return f"removed container {a.subject[:12]}"
+    if a.kind == "remove_network":
+        ctx.engine.remove_networks([a.subject])
+        return f"removed network {a.subject}"
+    if a.kind == "remove_volume":
+        ctx.engine.remove_volumes([a.subject])
+        return f"removed volume {a.subject}"
+    from . import dnsmasq
+
+    result = dnsmasq.restart()
+    return "re-rendered DNS and restarted dnsmasq" + ("" if result.served else f" ({result.message})")
+
+
+def report(checks: list[Check]) -> str:
+    groups: dict[str, list[Check]] = {}
+    for c in checks:
+        groups.setdefault(c.id.split(".")[0], []).append(c)
+    mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+    lines: list[str] = []
+    for group, items in groups.items():
+        lines.append(f"{group}:")
+        for c in items:
+            lines.append(f"  {mark[c.status]} {c.id:<18} {c.message}")
+            if c.status != "ok" and c.fix:
+                lines.append(f"       fix: {c.fix}")
+    failed = sum(c.status == "fail" for c in checks)
+    warned = sum(c.status == "warn" for c in checks)
+    lines.append(f"\n{failed} failed, {warned} warnings, {len(checks) - failed - warned} ok")
+    return "\n".join(lines)
+
+
+def as_json(checks: list[Check]) -> dict[str, Any]:
+    return {"ok": not any(c.status == "fail" for c in checks),
+            "checks": [c.as_json() for c in checks]}
+
