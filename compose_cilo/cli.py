@@ -94,7 +94,9 @@ def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
 
     names = names_for_env(state.read_state().doc, f"{record['project']}/{record['name']}",
                           config.dns_suffix())
-    return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()}
+    services = record["services"]
+    return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
+            if services.get(svc, {}).get("status") != "not created"}
 
 
 @app.command()

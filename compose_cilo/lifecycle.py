@@ -189,6 +189,8 @@ def apply_containers(
     for name, parent in (shares or {}).items():
         if name in services and parent in services:
             services[name]["ip"] = services[parent]["ip"]
+            for replica in services[name]["replicas"]:
+                replica["ip"] = services[parent]["ip"]
 
 
 def _update(key: str, change: Callable[[Record], None]) -> Record:

@@ -58,7 +58,9 @@ def test_names_follow_the_lifecycle(projects: tuple[Path, Path], cilo: Cilo, uni
     assert dig(f"shop-api.shop.{env}.test") == [ips["web"]]
     workers = sorted(r["ip"] for r in status["services"]["worker"]["replicas"])
     assert len(workers) == 2 and dig(f"worker.{env}.test") == workers  # every replica
+    assert dig(f"sidecar.{env}.test") == [ips["web"]]  # network_mode: service:web
     assert dig(f"nothing.{env}.test") == []
+    assert f"http://debug.{env}.test" not in up  # a service that is not running has no URL
 
     # a second project with an environment of the same name: qualified names for both
     cilo("up", env, cwd=plain)
