@@ -4,9 +4,14 @@ import sys
 
 
 def main() -> None:
-    from .cli import run
+    from .fast import main_fast
 
-    sys.exit(run(sys.argv[1:]))
+    code = main_fast(sys.argv[1:])
+    if code is None:
+        from .cli import run
+
+        code = run(sys.argv[1:])
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ The docker CLI runs a plugin as `docker-cilo [global docker options...] cilo ARG
 
 from __future__ import annotations
 
-from .engine import DockerOptions
+from .dockeropts import DockerOptions
 from .errors import UsageError
 
 # docker global options that take a value, by every spelling the docker CLI accepts

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from . import __version__
-from .errors import CiloError
+from .errors import CiloError, report
 
 app = typer.Typer(
     name="cilo",
@@ -152,8 +152,7 @@ def destroy(
     if all_:
         if not force:
             raise CiloError("destroy --all removes every environment and its volumes; add --force to confirm")
-        every = _outside_project(ctx)
-        done = lifecycle.destroy_all(ctx, every_project=every)
+        done = lifecycle.destroy_all(ctx, every_project=not lifecycle.in_project_folder(ctx))
         print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
         return
     record = lifecycle.get_env(ctx, env or "")
@@ -164,18 +163,6 @@ def destroy(
     print(f"environment {key} destroyed")
 
 
-def _outside_project(ctx: Any) -> bool:
-    from .project import resolve_target
-
-    if ctx.project or ctx.compose.project_name or ctx.compose.files:
-        return False
-    try:
-        resolve_target(ctx.compose, ctx.cwd)
-    except CiloError:
-        return True
-    return False
-
-
 @app.command("list")
 def list_(
     c: typer.Context,
@@ -183,24 +170,10 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List this project's environments (--all: every project's)."""
-    from . import lifecycle, output, state
+    from . import lifecycle, output
 
-    ctx = _ctx(c)
-    project = None
-    if not all_:
-        if _outside_project(ctx):
-            print("not in a compose project folder: listing every project's environments",
-                  file=sys.stderr)
-        else:
-            project = lifecycle.current_project(ctx)
-    records = [r for _, _, r in state.read_state().all_environments()
-               if project is None or r["project"] == project]
-    overlaps = lifecycle.drift(ctx, records)
-    if as_json:
-        _print_json([output.env_json(r, overlaps=overlaps.get(f"{r['project']}/{r['name']}"))
-                     for r in records])
-    else:
-        print(output.env_list(records, overlaps))
+    records, overlaps = lifecycle.list_records(_ctx(c), all_)
+    print(output.list_text(records, overlaps, as_json))
 
 
 @app.command()
@@ -406,8 +379,7 @@ def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e)
     except Exception as e:  # noqa: BLE001 - the boundary for unexpected errors
         if hasattr(e, "show") and hasattr(e, "exit_code"):  # click's usage errors
             e.show()

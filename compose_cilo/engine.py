@@ -14,49 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .dockerapi import APIError, DockerAPI, resolve_host, socket_path
+from .dockeropts import DockerOptions
 from .errors import EngineError
 from .project import ComposeTarget
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
+    from .dockerapi import DockerAPI
 
-@dataclass(frozen=True)
-class DockerOptions:
-    """Docker's global options, as the docker CLI handed them to the plugin."""
-
-    context: str | None = None
-    host: str | None = None
-    config: str | None = None
-    log_level: str | None = None
-    tls: bool = False
-    tlsverify: bool = False
-    tlscacert: str | None = None
-    tlscert: str | None = None
-    tlskey: str | None = None
-
-    @property
-    def binary(self) -> str:
-        # The docker CLI that launched us (the plugin protocol sets this); else PATH's docker.
-        return os.environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND") or "docker"
-
-    def argv(self) -> list[str]:
-        out = [self.binary]
-        for flag, value in (
-            ("--config", self.config),
-            ("--context", self.context),
-            ("--host", self.host),
-            ("--log-level", self.log_level),
-            ("--tlscacert", self.tlscacert),
-            ("--tlscert", self.tlscert),
-            ("--tlskey", self.tlskey),
-        ):
-            if value:
-                out += [flag, value]
-        out += ["--tls"] if self.tls else []
-        out += ["--tlsverify"] if self.tlsverify else []
-        return out
+__all__ = ["ContainerInfo", "DockerOptions", "Engine", "NetworkInfo", "VolumeInfo"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +179,8 @@ class Engine:
         if self._api_checked:
             return self._api_client
         self._api_checked = True
+        from .dockerapi import DockerAPI, resolve_host, socket_path
+
         o = self.opts
         if os.environ.get("CILO_ENGINE_API") != "cli" and not (o.tls or o.tlsverify):
             path = socket_path(resolve_host(o.host, o.context, o.config))
@@ -221,6 +190,8 @@ class Engine:
 
     @contextmanager
     def _api_call(self, action: str) -> Iterator[None]:
+        from .dockerapi import APIError
+
         try:
             yield
         except APIError as e:
@@ -282,7 +253,7 @@ class Engine:
         """Networks (all, or those with all `labels`), in one batched call."""
         if api := self._api():
             with self._api_call("listing docker networks"):
-                raw = api.request("GET", "/networks", query=DockerAPI.label_filters(labels))
+                raw = api.request("GET", "/networks", query=_label_filters(labels))
             return sorted(
                 (NetworkInfo(
                     id=n["Id"], name=n["Name"],
@@ -308,7 +279,7 @@ class Engine:
         if api := self._api():
             with self._api_call("listing containers"):
                 raw = api.request("GET", "/containers/json",
-                                  query={"all": 1, **DockerAPI.label_filters(labels)})
+                                  query={"all": 1, **_label_filters(labels)})
             return sorted((_container_from_api(c) for c in raw), key=lambda c: c.name)
         filters = [("label", f"{k}={v}") for k, v in labels.items()]
         with _translated("listing containers"):
@@ -337,7 +308,7 @@ class Engine:
     def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
         if api := self._api():
             with self._api_call("listing volumes"):
-                raw = api.request("GET", "/volumes", query=DockerAPI.label_filters(labels))
+                raw = api.request("GET", "/volumes", query=_label_filters(labels))
             vols = [VolumeInfo(v["Name"], dict(v.get("Labels") or {})) for v in raw.get("Volumes") or []]
             return sorted(vols, key=lambda v: v.name)
         filters = [("label", f"{k}={v}") for k, v in labels.items()]
@@ -373,3 +344,9 @@ def _container_from_api(c: dict[str, Any]) -> ContainerInfo:
         addresses={k: v["IPAddress"] for k, v in nets.items() if v.get("IPAddress")},
         labels=labels,
     )
+
+
+def _label_filters(labels: dict[str, str] | None) -> dict[str, Any]:
+    from .dockerapi import DockerAPI
+
+    return DockerAPI.label_filters(labels)

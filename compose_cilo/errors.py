@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class CiloError(Exception):
     """A failure the user can act on: the message names the object, the problem and the fix."""
@@ -21,3 +23,9 @@ class StateError(CiloError):
 
 class EngineError(CiloError):
     """The Docker engine or compose refused or failed a request."""
+
+
+def report(err: CiloError) -> int:
+    """The one way a known error reaches the user: one line on stderr, its exit status."""
+    print(f"error: {err}", file=sys.stderr)
+    return err.exit_code

@@ -57,8 +57,12 @@ def split_ref(ref: str, project: str | None) -> tuple[str | None, str]:
     return (check_project_name(project) if project else None), check_env_name(ref)
 
 
-def current_project(ctx: Context) -> str:
-    """The project of the working folder, cheaply when state already knows its files."""
+def current_project(ctx: Context, ask_compose: bool = True) -> str | None:
+    """The project of the working folder, cheaply when state already knows its files.
+
+    With ask_compose=False, a folder whose files no environment uses gives None (it has
+    no environments) instead of asking compose for the name (~60 ms).
+    """
     if ctx.project:
         return check_project_name(ctx.project)
     if ctx.compose.project_name:
@@ -66,15 +70,42 @@ def current_project(ctx: Context) -> str:
     target = resolve_target(ctx.compose, ctx.cwd)
     for _, _, env in state.read_state().all_environments():
         if env["project_dir"] == target.project_dir and env["compose_files"] == list(target.files):
-            return env["project"]
+            return str(env["project"])
+    if not ask_compose:
+        return None
     _, model = resolve_project(ctx)
     return model.name
+
+
+def in_project_folder(ctx: Context) -> bool:
+    """Is there a compose project here (or named by options)?"""
+    if ctx.project or ctx.compose.project_name or ctx.compose.files:
+        return True
+    try:
+        resolve_target(ctx.compose, ctx.cwd)
+    except CiloError:
+        return False
+    return True
+
+
+def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, list[str]]]:
+    """This project's environments (every project's with `every` or outside a project),
+    and the subnet overlaps found for them."""
+    project: str | None = None
+    if not every:
+        if in_project_folder(ctx):
+            project = current_project(ctx, ask_compose=False) or ""
+        else:
+            ctx.say("not in a compose project folder: listing every project's environments")
+    records = [r for _, _, r in state.read_state().all_environments()
+               if project is None or r["project"] == project]
+    return records, drift(ctx, records)
 
 
 def get_env(ctx: Context, ref: str) -> Record:
     """The state record of an existing environment, or a clear error."""
     project, env = split_ref(ref, ctx.project)
-    project = project or current_project(ctx)
+    project = project or current_project(ctx) or ""
     record = state.read_state().environments().get(env_key(project, env))
     if record is None:
         raise CiloError(
@@ -471,7 +502,7 @@ def destroy(ctx: Context, ref: str) -> None:
 
 def destroy_all(ctx: Context, every_project: bool) -> list[str]:
     st = state.read_state()
-    project = None if every_project else current_project(ctx)
+    project = None if every_project else (current_project(ctx, ask_compose=False) or "")
     done = []
     for _, key, record in st.all_environments():
         if project is None or record["project"] == project:

@@ -87,3 +87,15 @@ def env_status(
     if not rows:
         return head
     return head + "\n\n" + table(rows, ["SERVICE", "STATUS", "ADDRESS", "URL"])
+
+
+def list_text(records: list[Record], overlaps: dict[str, list[str]], as_json: bool) -> str:
+    """What `list` prints: a JSON array or the table."""
+    if as_json:
+        import json
+
+        return json.dumps(
+            [env_json(r, overlaps=overlaps.get(f"{r['project']}/{r['name']}")) for r in records],
+            indent=2,
+        )
+    return env_list(records, overlaps)

@@ -20,8 +20,6 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from .project import ProjectModel, ServiceModel
 
 HEADER = (
@@ -174,12 +172,8 @@ def build_override(
     return doc
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
 def _represent_tagged(tag: str):  # type: ignore[no-untyped-def]
-    def represent(dumper: yaml.SafeDumper, data: Reset | Override) -> yaml.Node:
+    def represent(dumper, data: Reset | Override):  # type: ignore[no-untyped-def]
         value = data.value
         if value is None:
             return dumper.represent_scalar(tag, "null")
@@ -190,12 +184,15 @@ def _represent_tagged(tag: str):  # type: ignore[no-untyped-def]
     return represent
 
 
-_Dumper.add_representer(Reset, _represent_tagged("!reset"))
-_Dumper.add_representer(Override, _represent_tagged("!override"))
-
-
 def render(doc: dict[str, Any], ident: EnvIdentity) -> str:
     """The override as YAML text (deterministic: sorted keys, no timestamps)."""
+    import yaml  # only where an override is written: it is not needed to read state
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    _Dumper.add_representer(Reset, _represent_tagged("!reset"))
+    _Dumper.add_representer(Override, _represent_tagged("!override"))
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000)
     # PyYAML quotes a tagged "null"; compose reads both forms, people read this one better
     return HEADER.format(key=ident.key) + body.replace("!reset 'null'", "!reset null")

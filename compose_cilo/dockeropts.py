@@ -1,0 +1,43 @@
+"""Docker's global options, as the docker CLI hands them to a plugin (no heavy imports)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    """Docker's global options, as the docker CLI handed them to the plugin."""
+
+    context: str | None = None
+    host: str | None = None
+    config: str | None = None
+    log_level: str | None = None
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str | None = None
+    tlscert: str | None = None
+    tlskey: str | None = None
+
+    @property
+    def binary(self) -> str:
+        # The docker CLI that launched us (the plugin protocol sets this); else PATH's docker.
+        return os.environ.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND") or "docker"
+
+    def argv(self) -> list[str]:
+        out = [self.binary]
+        for flag, value in (
+            ("--config", self.config),
+            ("--context", self.context),
+            ("--host", self.host),
+            ("--log-level", self.log_level),
+            ("--tlscacert", self.tlscacert),
+            ("--tlscert", self.tlscert),
+            ("--tlskey", self.tlskey),
+        ):
+            if value:
+                out += [flag, value]
+        out += ["--tls"] if self.tls else []
+        out += ["--tlsverify"] if self.tlsverify else []
+        return out
