@@ -176,3 +176,26 @@ def test_errors_are_one_clear_line(shop: Path, cilo: Cilo, args: tuple[str, ...]
     assert proc.returncode == code
     assert re.search(message, proc.stderr), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_compose_options_mean_what_they_mean_to_compose(tmp_path: Path, cilo: Cilo, unique: str) -> None:
+    proj = copy_project("plain", tmp_path)
+    compose = proj / "compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        '    command: ["sleep", "infinity"]',
+        '    command: ["sleep", "infinity"]\n    environment:\n      GREETING: ${GREETING:-none}'))
+    (proj / "custom.env").write_text("GREETING=hello-from-env-file\n")
+    env = f"opts{unique}"
+    args = ("-p", f"custom{unique}", "--env-file", "custom.env")
+    try:
+        cilo(*args, "up", env, cwd=proj)
+        (listed,) = json.loads(cilo("--project", f"custom{unique}", "list", "--json", cwd=proj).stdout)
+        assert listed["project"] == f"custom{unique}"
+        got = cilo("--project", f"custom{unique}", "exec", env, "cache", "sh", "-c", "echo $GREETING",
+                   cwd=proj).stdout.strip()
+        assert got == "hello-from-env-file"
+        logs = cilo("compose", f"custom{unique}/{env}", "ps", "--format", "{{.Service}}", cwd=proj).stdout
+        assert sorted(logs.split()) == ["cache", "web"]
+        cilo("logs", f"custom{unique}/{env}", "web", "--tail", "5", cwd=proj)
+    finally:
+        cilo("destroy", f"custom{unique}/{env}", "--force", cwd=proj, check=False)
