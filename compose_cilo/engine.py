@@ -1,9 +1,14 @@
 """The one engine seam: every Docker and compose call goes through here.
 
-It wraps python-on-whales (imported only when an engine call is made: it costs ~250 ms
-of start-up) and returns the project's own small types, so the rest of cilo is testable
-without an engine. Docker's global options (`--context`, `-H`, `--config`,
-`--log-level`) given before `cilo` are applied to every call.
+The rest of cilo gets the project's own small types and is testable without an engine.
+Docker's global options (`--context`, `-H`, `--config`, `--log-level`, TLS) given before
+`cilo` apply to every call. Three paths, each the cheapest that is correct:
+
+- engine objects (networks, containers, volumes) on a local socket: one Engine API
+  request each (dockerapi.py), a few milliseconds, no process;
+- engine objects on anything else (tcp, ssh, TLS): python-on-whales and the docker CLI,
+  imported only then (~250 ms);
+- compose: a `docker compose` process built from the same options.
 """
 
 from __future__ import annotations
@@ -78,85 +83,67 @@ class Engine:
         self._api_client: DockerAPI | None = None
         self._api_checked = False
 
-    def _client(self, target: ComposeTarget | None = None) -> DockerClient:
+    def _client(self) -> DockerClient:
+        """python-on-whales, for engines that are not a local socket (tcp, ssh, TLS)."""
         from python_on_whales import DockerClient
 
-        o = self.opts
-        kwargs: dict[str, Any] = dict(
-            client_call=[o.binary],
-            config=o.config,
-            context=o.context,
-            host=o.host,
-            log_level=o.log_level,
-            tls=o.tls or None,
-            tlsverify=o.tlsverify or None,
-            tlscacert=o.tlscacert,
-            tlscert=o.tlscert,
-            tlskey=o.tlskey,
-        )
-        if target is None:
-            if self._docker is None:
-                self._docker = DockerClient(**kwargs)
-            return self._docker
-        return DockerClient(
-            **kwargs,
-            compose_files=list(target.files),
-            compose_profiles=list(target.profiles),
-            compose_env_files=list(target.env_files),
-            compose_project_name=target.project_name,
-            compose_project_directory=target.project_dir,
-        )
+        if self._docker is None:
+            o = self.opts
+            self._docker = DockerClient(
+                client_call=[o.binary], config=o.config, context=o.context, host=o.host,
+                log_level=o.log_level, tls=o.tls or None, tlsverify=o.tlsverify or None,
+                tlscacert=o.tlscacert, tlscert=o.tlscert, tlskey=o.tlskey,
+            )
+        return self._docker
 
-    # --- compose ---------------------------------------------------------------------
+    # compose runs as a plain `docker compose` process, its output streamed to the user.
+    # (Through python-on-whales the same process costs ~250 ms more: its pydantic models
+    # are imported just to build the command line.)
+
+    def _compose(self, argv: list[str], action: str, *, capture: bool) -> str:
+        import subprocess
+
+        try:
+            proc = subprocess.run(argv, capture_output=capture, text=True)
+        except FileNotFoundError:
+            raise EngineError(f"{argv[0]} not found; install Docker") from None
+        if proc.returncode != 0:
+            if not capture:
+                raise EngineError(f"{action} failed (exit {proc.returncode}); see compose's output above")
+            lines = [ln for ln in proc.stderr.strip().splitlines() if "level=warning" not in ln]
+            raise EngineError(f"{action} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        return proc.stdout if capture else ""
 
     def compose_config(self, target: ComposeTarget) -> dict[str, Any]:
         """The fully resolved project, as compose sees it (all profiles enabled)."""
+        import json
         from dataclasses import replace
 
-        import json
-        import subprocess
-
-        # A plain process, not python-on-whales: its ~250 ms import would be most of
-        # `create`'s cost, and this is the one compose call every command makes.
         argv = [*self.compose_argv(replace(target, profiles=("*",))), "config", "--format", "json"]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True)
-        except FileNotFoundError:
-            raise EngineError(f"{argv[0]} not found; install Docker") from None
-        if proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.strip().splitlines() if "level=warning" not in ln]
-            reason = lines[-1] if lines else f"exit status {proc.returncode}"
-            raise EngineError(
-                f"docker compose cannot read the project {', '.join(target.files)}: {reason}; "
-                "fix the compose file (docker compose config shows the same error)"
-            )
-        return json.loads(proc.stdout)
+            out = self._compose(argv, f"docker compose config of {', '.join(target.files)}",
+                                capture=True)
+        except EngineError as e:
+            raise EngineError(f"{e}; fix the compose file (docker compose config shows the same)") from None
+        return json.loads(out)
 
     def compose_up(self, target: ComposeTarget, *, build: bool, recreate: bool) -> None:
-        with _translated(f"docker compose up of {target.project_name}", "see compose's output above"):
-            self._client(target).compose.up(
-                detach=True, build=build, force_recreate=recreate, remove_orphans=True
-            )
+        flags = ["--build"] * build + ["--force-recreate"] * recreate
+        self._compose([*self.compose_argv(target), "up", "--detach", "--remove-orphans", *flags],
+                      f"docker compose up of {target.project_name}", capture=False)
 
     def compose_stop(self, target: ComposeTarget) -> None:
-        with _translated(f"docker compose stop of {target.project_name}"):
-            self._client(target).compose.stop()
+        self._compose([*self.compose_argv(target), "stop"],
+                      f"docker compose stop of {target.project_name}", capture=False)
 
     def compose_down(self, target: ComposeTarget, *, volumes: bool = True) -> None:
-        with _translated(f"docker compose down of {target.project_name}"):
-            self._client(target).compose.down(volumes=volumes, remove_orphans=True, timeout=10)
+        argv = [*self.compose_argv(target), "down", "--remove-orphans", "--timeout", "10"]
+        self._compose(argv + ["--volumes"] * volumes,
+                      f"docker compose down of {target.project_name}", capture=False)
 
     def compose_version(self) -> str:
-        import subprocess
-
         argv = [*self.opts.argv(), "compose", "version", "--short"]
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True)
-        except FileNotFoundError:
-            raise EngineError(f"{argv[0]} not found; install Docker") from None
-        if proc.returncode != 0:
-            raise EngineError(f"docker compose v2 does not answer: {proc.stderr.strip()}")
-        return proc.stdout.strip()
+        return self._compose(argv, "docker compose version", capture=True).strip()
 
     def compose_argv(self, target: ComposeTarget) -> list[str]:
         """The docker compose command line for `target`, for commands run in the foreground."""
