@@ -5,24 +5,30 @@
     with mutate() as st:
         st.environments()["shop/dev"] = record
 
-The lock covers only the read-modify-write; slow engine work happens outside it.
+The lock covers only the read-modify-write; slow engine work happens outside it. A file
+of an older version is migrated the first time any command reads it (inside the lock,
+after copying the original to `state.json.v<N>.backup`); a newer one is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import stat
+import sys
+import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from . import paths
+from . import migrations, paths
 from .errors import StateError
 from .fsutil import TMP_PREFIX, atomic_write
 
-STATE_VERSION = 2
+STATE_VERSION = migrations.LATEST
 LOCAL_HOST = "local"
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -52,6 +58,9 @@ class State:
         for host_id, host in sorted(self.doc["hosts"].items()):
             for key, env in sorted(host["environments"].items()):
                 yield host_id, key, env
+
+
+# --- schemas and validation ---------------------------------------------------------------
 
 
 def schema(version: int = STATE_VERSION) -> dict[str, Any]:
@@ -96,56 +105,121 @@ def validate(doc: Any, path: Path, version: int = STATE_VERSION) -> None:
             for e in errors[:5]
         )
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        which = "" if version == STATE_VERSION else f" (version {version})"
         raise StateError(
-            f"state file {path} is invalid: {details}{more}; fix or move the file away "
+            f"state file {path}{which} is invalid: {details}{more}; fix or move the file away "
             "(cilo never replaces it silently)"
         )
 
 
+def _check(path: Path) -> migrations.Check:
+    return lambda doc, version: validate(doc, path, version)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _read(path: Path) -> bytes | None:
+    """The file's bytes, or None when there is no state yet."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StateError(
+            f"cannot read state file {path} ({e.strerror}); check that it is a file you can read"
+        ) from None
+
+
 def _parse(raw: bytes, path: Path) -> dict[str, Any]:
+    """A JSON object; a clear error naming the file otherwise."""
     if not raw.strip():
         raise StateError(
             f"state file {path} is empty (a truncated write?); restore it or move it away"
         )
     try:
         doc = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
+        reason = str(e) if isinstance(e, ValueError) else "nested too deeply"
         raise StateError(
-            f"state file {path} is not valid JSON ({e}); restore it or move it away"
+            f"state file {path} is not valid JSON ({reason[:200]}); restore it or move it away"
         ) from None
     if not isinstance(doc, dict):
         raise StateError(f"state file {path} does not hold a JSON object; restore it or move it away")
-    version = doc.get("version", 1)
-    if not isinstance(version, int) or version > STATE_VERSION:
-        raise StateError(
-            f"state file {path} has version {version!r}, newer than this cilo understands "
-            f"(version {STATE_VERSION}); upgrade compose-cilo"
-        )
+    return doc
+
+
+def _read_doc(path: Path) -> tuple[bytes, dict[str, Any], int] | None:
+    """(bytes, document, version) of a file this cilo can read (older versions too)."""
+    raw = _read(path)
+    if raw is None:
+        return None
+    doc = _parse(raw, path)
+    return raw, doc, migrations.version_of(doc, path)
+
+
+def _current(doc: dict[str, Any], version: int, path: Path, check: bool = True) -> dict[str, Any]:
+    """The document as the current version: older ones are migrated in memory."""
     if version < STATE_VERSION:
-        raise StateError(
-            f"state file {path} has version {version}; this cilo reads version {STATE_VERSION}"
-        )
+        return migrations.migrate(doc, STATE_VERSION, path, _check(path))
+    if check:
+        validate(doc, path)
     return doc
 
 
 def load(path: Path | None = None, *, check: bool = True) -> State:
-    """Read the state (an empty one when the file does not exist yet)."""
+    """Read the state (an empty one when the file does not exist yet).
+
+    An older file is migrated in memory only; the file itself is migrated under the
+    lock by `read_state()` and `mutate()`.
+    """
     path = path or paths.state_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    found = _read_doc(path)
+    if found is None:
         return State(empty_state())
-    except OSError as e:
-        raise StateError(f"cannot read state file {path}: {e.strerror}") from None
-    doc = _parse(raw, path)
-    if check:
-        validate(doc, path)
-    return State(doc)
+    _, doc, version = found
+    return State(_current(doc, version, path, check))
 
 
 def read_state() -> State:
-    """A validated snapshot for read-only commands (no lock: writes are atomic renames)."""
-    return load()
+    """A validated snapshot for read-only commands (no lock: writes are atomic renames).
+
+    An older file takes the lock once, to be migrated on disk.
+    """
+    path = paths.state_path()
+    found = _read_doc(path)
+    if found is None:
+        return State(empty_state())
+    _, doc, version = found
+    if version < STATE_VERSION:
+        _validator()
+        with locked():
+            return _load_locked(path)  # re-read: another command may have migrated it
+    validate(doc, path)
+    return State(doc)
+
+
+def _load_locked(path: Path) -> State:
+    """Read the state while holding the lock; an older file is migrated on disk first."""
+    found = _read_doc(path)
+    if found is None:
+        return State(empty_state())
+    raw, doc, start = found
+    new = _current(doc, start, path)
+    if start == STATE_VERSION:
+        return State(new)
+    backup = _backup(path, raw, start)
+    _write(path, new, f"version {start}, not migrated")
+    _notice(f"migrated state file {path} from version {start} to {STATE_VERSION}; "
+            f"the original is in {backup}")
+    return State(new)
+
+
+def _notice(message: str) -> None:
+    print(f"cilo: {message}", file=sys.stderr)
+
+
+# --- the lock ----------------------------------------------------------------------------
 
 
 def lock_timeout() -> float:
@@ -153,9 +227,15 @@ def lock_timeout() -> float:
     if not raw:
         return DEFAULT_LOCK_TIMEOUT
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise StateError(f'CILO_LOCK_TIMEOUT="{raw}" is not a number of seconds') from None
+        value = math.nan
+    if math.isnan(value) or value < 0:
+        raise StateError(
+            f'CILO_LOCK_TIMEOUT="{raw.encode("unicode_escape").decode()[:40]}" is not a number '
+            "of seconds (0 or more); unset it or set e.g. CILO_LOCK_TIMEOUT=30"
+        )
+    return value
 
 
 @contextlib.contextmanager
@@ -174,10 +254,26 @@ def locked() -> Iterator[None]:
             f"state lock {lock_file} is still held after {timeout:g} s by another cilo "
             "command; wait for it to finish or raise CILO_LOCK_TIMEOUT"
         ) from None
+    except OSError as e:
+        raise StateError(
+            f"cannot open state lock {lock_file} ({e.strerror}); check the folder's "
+            "owner and permissions"
+        ) from None
     try:
+        _make_private(lock_file)
         yield
     finally:
         lock.release()
+
+
+def _make_private(path: Path) -> None:
+    """A lock file created by an older cilo or another umask may be group-readable."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+# --- writing -----------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -189,16 +285,22 @@ def mutate() -> Iterator[State]:
     path = paths.state_path()
     _validator()  # import and compile before taking the lock: others wait on every ms inside
     with locked():
-        st = load(path)
+        st = _load_locked(path)
         yield st
         validate(st.doc, path)
-        _cleanup_temp_files(path)
-        try:
-            atomic_write(path, json.dumps(st.doc, indent=2, sort_keys=True) + "\n", 0o600)
-        except OSError as e:
-            raise StateError(
-                f"cannot write state file {path} ({e.strerror}); the previous state is intact"
-            ) from None
+        _write(path, st.doc)
+
+
+def _write(path: Path, doc: dict[str, Any], previous: str = "") -> None:
+    _cleanup_temp_files(path)
+    try:
+        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", 0o600)
+    except OSError as e:
+        was = f" ({previous})" if previous else ""
+        raise StateError(
+            f"cannot write state file {path} ({e.strerror}); the previous state{was} is "
+            "intact; free some space or fix the folder's permissions and run the command again"
+        ) from None
 
 
 def _cleanup_temp_files(path: Path) -> None:
@@ -206,3 +308,131 @@ def _cleanup_temp_files(path: Path) -> None:
     for tmp in path.parent.glob(f"{TMP_PREFIX}{path.name}.*"):
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def backup_path(path: Path, version: int) -> Path:
+    return path.with_name(f"{path.name}.v{version}.backup")
+
+
+def _backup(path: Path, raw: bytes, version: int) -> Path:
+    """Copy the original bytes to `state.json.v<N>.backup`, never over an existing backup.
+
+    An existing backup with other bytes is kept; the copy then goes to `.backup.2`, ...
+    """
+    base = backup_path(path, version)
+    for n in range(1, 1000):
+        target = base if n == 1 else base.with_name(f"{base.name}.{n}")
+        if not os.path.lexists(target) and _write_new(target, raw):
+            return target
+        with contextlib.suppress(OSError):
+            if target.read_bytes() == raw:
+                return target
+    raise StateError(f"too many backups beside {path}; move old {base.name}.* files away")
+
+
+def _write_new(target: Path, raw: bytes) -> bool:
+    """Write `target` whole or not at all, failing if it exists (a hard link never replaces)."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.link(tmp, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise StateError(
+            f"cannot write backup {target} ({e.strerror}); the state file is unchanged; free "
+            "some space or fix the folder's permissions and run the command again"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+# --- explicit migration, summary, permissions ---------------------------------------------
+
+
+class Migrated(NamedTuple):
+    """What `migrate_file` did: from_version is None when there was no file."""
+
+    path: Path
+    from_version: int | None
+    to_version: int
+    backup: Path | None = None
+    dropped: tuple[str, ...] = ()
+
+
+def migrate_file(to: int) -> Migrated:
+    """Migrate the state file up or down to version `to`, under the lock, with a backup."""
+    migrations.check_target(to)
+    path = paths.state_path()
+    _validator()
+    with locked():
+        found = _read_doc(path)
+        if found is None:
+            return Migrated(path, None, to)
+        raw, doc, start = found
+        if start == to:
+            validate(doc, path, start)
+            return Migrated(path, start, to)
+        new = migrations.migrate(doc, to, path, _check(path))
+        backup = _backup(path, raw, start)
+        _write(path, new, f"version {start}, not migrated")
+        return Migrated(path, start, to, backup, tuple(migrations.dropped(start, to)))
+
+
+def backups(path: Path | None = None) -> list[Path]:
+    path = path or paths.state_path()
+    return sorted(p for p in path.parent.glob(f"{path.name}.v*.backup*") if p.is_file())
+
+
+def describe() -> dict[str, Any]:
+    """The state file as it is on disk: its version and counts (nothing is migrated)."""
+    path = paths.state_path()
+    found = _read_doc(path)
+    version = found[2] if found else None
+    st = State(_current(found[1], found[2], path)) if found else State(empty_state())
+    envs = [env for _, _, env in st.all_environments()]
+    return {
+        "path": str(path),
+        "exists": found is not None,
+        "version": version,
+        "current_version": STATE_VERSION,
+        "hosts": len(st.doc["hosts"]) if found else 0,
+        "projects": len({e["project"] for e in envs}),
+        "environments": len(envs),
+        "services": sum(len(e["services"]) for e in envs),
+        "backups": [str(p) for p in backups(path)],
+        "permission_problems": permission_problems(),
+    }
+
+
+def permission_problems() -> list[str]:
+    """Cilo's private files that others can read or that belong to someone else (for doctor)."""
+    state_file = paths.state_path()
+    checks = [(paths.cilo_home(), "cilo home", 0o700)]
+    if state_file.parent != paths.cilo_home():
+        checks.append((state_file.parent, "state folder", 0o700))
+    checks += [(state_file, "state file", 0o600), (paths.lock_path(), "state lock", 0o600)]
+    checks += [(p, "state backup", 0o600) for p in backups(state_file)]
+    return [p for path, what, mode in checks if (p := _permission_problem(path, what, mode))]
+
+
+def _permission_problem(path: Path, what: str, mode: int) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if st.st_uid != os.getuid():
+        return (f"{what} {path} belongs to user id {st.st_uid}, not you ({os.getuid()}); "
+                f"run: chown {os.getuid()} {path}")
+    actual = stat.S_IMODE(st.st_mode)
+    if not actual & 0o077:
+        return None
+    access = "readable" if actual & 0o044 else "writable" if actual & 0o022 else "accessible"
+    return (f"{what} {path} is {access} by other users (mode {actual:04o}); "
+            f"run: chmod {mode:o} {path}")

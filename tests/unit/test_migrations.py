@@ -1,0 +1,592 @@
+"""State migrations: the converters, the chain, and the store's backup/migrate/refuse logic."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compose_cilo import cli, migrations, paths, state
+from compose_cilo.errors import StateError, UsageError
+
+
+def v1_doc(source: str = "/src/shop") -> dict:
+    return {
+        "version": 1,
+        "environments": {
+            "shop/dev": {
+                "name": "dev", "project": "shop", "subnet": "10.224.1.0/24", "status": "running",
+                "created_at": "2025-01-15T10:30:00Z", "source": source,
+                "services": {"web": {"ip": "10.224.1.2", "container": "cilo_dev_web"},
+                             "cache": {"ip": ""}},
+            },
+            "blog/qa": {
+                "name": "qa", "project": "blog", "subnet": "10.224.3.0/24", "status": "exited",
+                "created_at": "2025-01-16T10:30:00.123456789+01:00", "source": "/srv/blog",
+                "services": {},
+            },
+        },
+        "subnet_counter": 3,
+    }
+
+
+def v2_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/24") -> dict:
+    return {
+        "name": env, "project": project, "compose_project": f"cilo_{project}_{env}",
+        "status": "running", "subnet": subnet, "network": f"cilo_{project}_{env}",
+        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
+        "env_files": ["/src/shop/.env.test"], "profiles": ["debug"], "workspace": "/h/ws",
+        "copy": True, "override": f"/h/envs/{project}/{env}/override.yml",
+        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z",
+        "services": {
+            "web": {"ip": "10.224.0.2", "container": "c1", "status": "running",
+                    "ingress": True, "hostnames": ["admin"], "replicas": []},
+            "db": {"ip": None, "container": None, "status": "not created",
+                   "ingress": False, "hostnames": [], "replicas": []},
+        },
+    }
+
+
+def v2_doc(*records: dict) -> dict:
+    doc = state.empty_state()
+    for r in records:
+        doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
+    return doc
+
+
+def check(path: Path = Path("/s.json")) -> migrations.Check:
+    return lambda doc, version: state.validate(doc, path, version)
+
+
+def write_state(content: bytes | dict) -> bytes:
+    raw = content if isinstance(content, bytes) else json.dumps(content, indent=1).encode()
+    path = paths.state_path()
+    paths.ensure_private_dir(path.parent)
+    path.write_bytes(raw)
+    path.chmod(0o600)
+    return raw
+
+
+# --- converters -----------------------------------------------------------------------
+
+
+def test_v1_record_gets_every_v2_field_derived(tmp_path: Path) -> None:
+    (tmp_path / "compose.yml").write_text("services: {}\n")
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "compose.override.yaml").write_text("services: {}\n")
+    doc = migrations.migrate(v1_doc(str(tmp_path)), 2, Path("/s.json"), check())
+    dev = doc["hosts"]["local"]["environments"]["shop/dev"]
+    assert dev == {
+        "name": "dev", "project": "shop", "compose_project": "cilo_shop_dev",
+        "status": "running", "subnet": "10.224.1.0/24", "network": "cilo_shop_dev",
+        "project_dir": str(tmp_path),
+        "compose_files": [str(tmp_path / "compose.yml"), str(tmp_path / "compose.override.yaml")],
+        "env_files": [], "profiles": [], "workspace": str(tmp_path), "copy": False,
+        "override": str(paths.env_dir("shop", "dev") / "override.yml"),
+        "created_at": "2025-01-15T10:30:00Z", "updated_at": "2025-01-15T10:30:00Z",
+        "services": {
+            "cache": {"ip": None, "container": None, "status": "not created", "ingress": False,
+                      "hostnames": [], "replicas": []},
+            "web": {"ip": "10.224.1.2", "container": "cilo_dev_web", "status": "unknown",
+                    "ingress": True, "hostnames": [], "replicas": []},
+        },
+    }
+    qa = doc["hosts"]["local"]["environments"]["blog/qa"]
+    assert qa["compose_files"] == ["/srv/blog/docker-compose.yml"]  # no file there: the plan's
+    assert qa["status"] == "stopped" and qa["updated_at"] == qa["created_at"]
+
+
+@pytest.mark.parametrize(
+    ("v1", "v2"),
+    [("running", "running"), ("Running", "running"), ("up", "running"), ("created", "created"),
+     ("creating", "creating"), ("exited", "stopped"), ("stopped", "stopped"),
+     ("paused", "stopped"), ("dead", "error"), ("failed", "error"), ("error", "error"),
+     ("something-new", "stopped")],
+)
+def test_v1_statuses_map_to_the_v2_enum(v1: str, v2: str) -> None:
+    doc = v1_doc()
+    doc["environments"]["shop/dev"]["status"] = v1
+    out = migrations.v1_to_v2(doc)
+    assert out["hosts"]["local"]["environments"]["shop/dev"]["status"] == v2
+
+
+def test_a_file_without_version_is_version_1() -> None:
+    doc = v1_doc()
+    del doc["version"]
+    assert migrations.version_of(doc, Path("/s.json")) == 1
+    assert migrations.version_of({}, Path("/s.json")) == 1
+    out = migrations.migrate({}, 2, Path("/s.json"), check())
+    assert out == state.empty_state()
+
+
+def test_v2_to_v1_to_v2_keeps_what_v1_holds() -> None:
+    records = [v2_record(), v2_record("blog", "qa", "10.224.7.0/24")]
+    for status in ("creating", "created", "running", "stopped", "error"):
+        records[1] = {**records[1], "status": status}
+        doc = v2_doc(*copy.deepcopy(records))
+        back = migrations.migrate(migrations.migrate(doc, 1, Path("/s"), check()), 2, Path("/s"),
+                                  check())
+        for key, before in doc["hosts"]["local"]["environments"].items():
+            after = back["hosts"]["local"]["environments"][key]
+            for f in ("name", "project", "subnet", "status", "created_at", "project_dir",
+                      "compose_project", "network"):
+                assert after[f] == before[f], f
+            assert {n: (s["ip"], s["container"]) for n, s in after["services"].items()} == \
+                   {n: (s["ip"], s["container"]) for n, s in before["services"].items()}
+
+
+def test_v1_to_v2_to_v1_is_equivalent() -> None:
+    doc = v1_doc()
+    doc["environments"]["blog/qa"]["status"] = "stopped"  # a v2 status: kept exactly
+    back = migrations.migrate(migrations.migrate(doc, 2, Path("/s"), check()), 1, Path("/s"),
+                              check())
+    assert back == doc
+
+
+def test_down_derives_the_subnet_counter() -> None:
+    doc = v2_doc(v2_record(subnet="10.224.4.0/24"), v2_record("blog", "qa", "10.224.9.0/24"))
+    assert migrations.v2_to_v1(doc)["subnet_counter"] == 9
+    assert migrations.v2_to_v1(state.empty_state())["subnet_counter"] == 0
+
+
+def test_down_refuses_environments_of_other_hosts() -> None:
+    doc = v2_doc()
+    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker",
+                              "environments": {"shop/dev": v2_record()}}
+    with pytest.raises(StateError, match=r"/s.json cannot be migrated from version 2 to 1: "
+                                         r"hosts/remote: version 1 holds only the local"):
+        migrations.migrate(doc, 1, Path("/s.json"), check())
+
+
+def test_up_refuses_a_key_that_does_not_match_its_record() -> None:
+    doc = v1_doc()
+    doc["environments"]["shop/prod"] = doc["environments"].pop("shop/dev")
+    with pytest.raises(StateError, match=r"environments/shop/prod: holds project \"shop\" and "
+                                         r"name \"dev\""):
+        migrations.migrate(doc, 2, Path("/s.json"), check())
+
+
+def test_invalid_v1_input_names_file_version_and_field() -> None:
+    doc = v1_doc()
+    del doc["environments"]["shop/dev"]["subnet"]
+    with pytest.raises(StateError, match=r"state file /s.json \(version 1\) is invalid: "
+                                         r"environments/shop/dev: 'subnet' is a required"):
+        migrations.migrate(doc, 2, Path("/s.json"), check())
+
+
+def test_v1_records_may_carry_fields_the_plan_added() -> None:
+    doc = v1_doc()
+    doc["environments"]["shop/dev"]["shared_networks"] = ["x"]
+    doc["environments"]["shop/dev"]["services"]["web"]["hostnames"] = ["a"]
+    assert migrations.migrate(doc, 2, Path("/s"), check())["version"] == 2
+
+
+def test_v1_top_level_is_strict() -> None:
+    """A v2 file that lost its version must not pass for an empty v1 state."""
+    with pytest.raises(StateError, match=r"\(version 1\) is invalid: \(top level\).*'hosts'"):
+        migrations.migrate({"hosts": {}}, 2, Path("/s"), check())
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [(True, "not a version number"), ("2", "not a version number"), (1.5, "not a version"),
+     (None, "not a version number"), (0, "no cilo ever wrote"), (-1, "no cilo ever wrote"),
+     (99, r"version 99, newer than this cilo understands \(versions 1-2\); upgrade")],
+)
+def test_bad_versions_are_refused(version: object, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        migrations.version_of({"version": version}, Path("/s.json"))
+
+
+def test_steps_run_in_order_both_ways() -> None:
+    assert [v for v, _ in migrations.steps(1, 2)] == [2]
+    assert [v for v, _ in migrations.steps(2, 1)] == [1]
+    assert migrations.steps(2, 2) == []
+    with pytest.raises(UsageError, match="state version 3 does not exist; this cilo knows "
+                                         "versions 1-2"):
+        migrations.check_target(3)
+
+
+def test_table_versions_are_contiguous_and_have_schemas() -> None:
+    versions = [m.version for m in migrations.MIGRATIONS]
+    assert versions == list(range(migrations.OLDEST + 1, migrations.LATEST + 1))
+    assert migrations.LATEST == state.STATE_VERSION
+    for v in range(migrations.OLDEST, migrations.LATEST + 1):
+        assert state.schema(v)["title"].startswith(f"compose-cilo state, version {v}")
+
+
+# --- the store: migrate on first read, backup, refuse --------------------------------------
+
+
+def test_first_read_migrates_the_file_and_keeps_a_byte_identical_backup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    raw = write_state(v1_doc())
+    st = state.read_state()
+    assert set(st.environments()) == {"shop/dev", "blog/qa"}
+    path = paths.state_path()
+    assert json.loads(path.read_text())["version"] == 2
+    assert state.backup_path(path, 1).read_bytes() == raw
+    assert stat.S_IMODE(state.backup_path(path, 1).stat().st_mode) == 0o600
+    assert "migrated state file" in capsys.readouterr().err
+    state.read_state()  # a second read: nothing more to do
+    assert state.backups() == [state.backup_path(path, 1)]
+
+
+def test_mutate_migrates_before_the_change() -> None:
+    write_state(v1_doc())
+    with state.mutate() as st:
+        st.environments().pop("blog/qa")
+    doc = json.loads(paths.state_path().read_text())
+    assert doc["version"] == 2 and list(doc["hosts"]["local"]["environments"]) == ["shop/dev"]
+
+
+def test_an_existing_backup_is_never_overwritten() -> None:
+    path = paths.state_path()
+    paths.ensure_private_dir(path.parent)
+    state.backup_path(path, 1).write_bytes(b"an older original")
+    raw = write_state(v1_doc())
+    state.read_state()
+    assert state.backup_path(path, 1).read_bytes() == b"an older original"
+    assert path.with_name("state.json.v1.backup.2").read_bytes() == raw
+
+
+def test_the_same_original_is_backed_up_once() -> None:
+    raw = write_state(v1_doc())
+    state.read_state()
+    write_state(raw)  # the user puts the original back
+    state.read_state()
+    assert state.backups() == [state.backup_path(paths.state_path(), 1)]
+
+
+def test_load_migrates_in_memory_only() -> None:
+    raw = write_state(v1_doc())
+    assert state.load().doc["version"] == 2
+    assert paths.state_path().read_bytes() == raw and not state.backups()
+
+
+@pytest.mark.parametrize("action", ["read", "mutate", "migrate", "describe"])
+def test_newer_or_invalid_v1_files_change_nothing(action: str) -> None:
+    for content in (b'{"version": 99, "hosts": {}}',
+                    json.dumps({"version": 1, "environments": {"shop/dev": {"name": "dev"}}}).encode()):
+        raw = write_state(content)
+        with pytest.raises(StateError, match=str(paths.state_path())):
+            if action == "read":
+                state.read_state()
+            elif action == "mutate":
+                with state.mutate():
+                    pass
+            elif action == "migrate":
+                state.migrate_file(1)
+            else:
+                state.describe()
+        assert paths.state_path().read_bytes() == raw and not state.backups()
+
+
+def test_migrate_file_down_and_up_again() -> None:
+    original = v1_doc()
+    original["environments"]["blog/qa"]["status"] = "stopped"
+    write_state(original)
+    up = state.migrate_file(2)
+    assert (up.from_version, up.to_version, up.dropped) == (1, 2, ())
+    down = state.migrate_file(1)
+    assert (down.from_version, down.to_version) == (2, 1) and down.dropped
+    assert down.backup == state.backup_path(paths.state_path(), 2)
+    assert json.loads(paths.state_path().read_text()) == original
+    assert state.migrate_file(1).backup is None  # already there: nothing written
+
+
+def test_migrate_file_without_a_file() -> None:
+    done = state.migrate_file(1)
+    assert done.from_version is None and not paths.state_path().exists()
+
+
+def test_concurrent_first_reads_migrate_once(tmp_path: Path) -> None:
+    raw = write_state(v1_doc())
+    code = "from compose_cilo import state\nstate.read_state()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    errs = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errs
+    assert sum("migrated state file" in e for e in errs) == 1
+    assert state.backups() == [state.backup_path(paths.state_path(), 1)]
+    assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
+
+
+# --- crash safety and write errors --------------------------------------------------------
+
+
+def _fail(*_: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    before = paths.state_path().read_bytes()
+    monkeypatch.setattr(os, "fsync", _fail)
+    with pytest.raises(StateError, match=r"cannot write state file .* \(No space left on "
+                                         r"device\); the previous state is intact"):
+        with state.mutate() as st:
+            st.environments().clear()
+    assert paths.state_path().read_bytes() == before
+    assert sorted(p.name for p in paths.state_path().parent.iterdir()) == \
+        ["state.json", "state.json.lock"]  # the temp file is gone too
+
+
+def test_a_failed_rename_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    before = paths.state_path().read_bytes()
+    monkeypatch.setattr(os, "replace", _fail)
+    with pytest.raises(StateError, match="the previous state is intact"):
+        with state.mutate() as st:
+            st.environments().clear()
+    assert paths.state_path().read_bytes() == before
+    assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
+
+
+def test_a_full_disk_during_migration_keeps_the_v1_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = write_state(v1_doc())
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync_fails_after_backup(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 1:  # the backup is written, then the new state is not
+            _fail()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_fails_after_backup)
+    with pytest.raises(StateError, match=r"the previous state \(version 1, not migrated\) is "
+                                         "intact"):
+        state.read_state()
+    assert paths.state_path().read_bytes() == raw
+
+
+def test_a_failed_backup_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = write_state(v1_doc())
+    monkeypatch.setattr(os, "link", _fail)
+    with pytest.raises(StateError, match=r"cannot write backup .*state.json.v1.backup .*the "
+                                         "state file is unchanged"):
+        state.read_state()
+    assert paths.state_path().read_bytes() == raw and not state.backups()
+    assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
+
+
+def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), as a full disk would."""
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    before = paths.state_path().read_bytes()
+    code = (
+        "import resource, signal\n"
+        "from compose_cilo import state\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)}, {len(before)}))\n"
+        "with state.mutate() as st:\n"
+        "    st.environments()['shop/dev']['profiles'] = ['x' * 1000]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "File too large); the previous state is intact" in proc.stderr
+    assert paths.state_path().read_bytes() == before
+
+
+def test_temp_files_of_a_killed_writer_are_ignored_then_cleaned() -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    junk = paths.state_path().parent / ".cilo-tmp-state.json.k1ll3d"
+    junk.write_text('{"version": 2, "hos')
+    assert "shop/dev" in state.read_state().environments()
+    with state.mutate():
+        pass
+    assert not junk.exists()
+
+
+def test_a_lock_held_by_a_killed_process_never_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = ("import sys, time\nfrom compose_cilo import state\n"
+            "with state.locked():\n    print('held', flush=True)\n    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setenv("CILO_LOCK_TIMEOUT", "0")
+        with pytest.raises(StateError, match="still held"):
+            with state.locked():
+                pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        with state.locked():  # timeout 0: the dead holder's flock is gone
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "1e"])
+def test_bad_lock_timeouts_are_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CILO_LOCK_TIMEOUT", value)
+    with pytest.raises(StateError, match=f'CILO_LOCK_TIMEOUT="{value}" is not a number of '
+                                         r"seconds \(0 or more\)"):
+        state.lock_timeout()
+
+
+def test_deeply_nested_json_is_a_clear_error() -> None:
+    raw = write_state(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(StateError, match="is not valid JSON"):
+        state.read_state()
+    assert paths.state_path().read_bytes() == raw
+
+
+def test_a_state_path_that_is_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CILO_STATE_PATH", str(tmp_path))
+    with pytest.raises(StateError, match=f"cannot read state file {tmp_path} "):
+        state.read_state()
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+
+def test_private_files_have_no_problems() -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    assert state.permission_problems() == []
+
+
+def test_files_others_can_read_are_reported() -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = v2_record()
+    path = paths.state_path()
+    path.chmod(0o644)
+    paths.cilo_home().chmod(0o755)
+    paths.lock_path().chmod(0o620)
+    problems = state.permission_problems()
+    assert problems == [
+        f"cilo home {paths.cilo_home()} is readable by other users (mode 0755); "
+        f"run: chmod 700 {paths.cilo_home()}",
+        f"state file {path} is readable by other users (mode 0644); run: chmod 600 {path}",
+        f"state lock {paths.lock_path()} is writable by other users (mode 0620); "
+        f"run: chmod 600 {paths.lock_path()}",
+    ]
+    with state.mutate():  # a write tightens all three
+        pass
+    assert state.permission_problems() == []
+
+
+def test_a_moved_state_folder_is_checked_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = tmp_path / "elsewhere"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    monkeypatch.setenv("CILO_STATE_PATH", str(folder / "s.json"))
+    (folder / "s.json").write_text("{}")
+    (folder / "s.json").chmod(0o600)
+    assert state.permission_problems() == [
+        f"state folder {folder} is readable by other users (mode 0755); run: chmod 700 {folder}"
+    ]
+
+
+# --- summary and the CLI ---------------------------------------------------------------------
+
+
+def test_describe_reports_the_file_as_it_is() -> None:
+    assert state.describe()["exists"] is False
+    write_state(v1_doc())
+    s = state.describe()
+    assert (s["version"], s["current_version"], s["environments"], s["projects"], s["services"]) \
+        == (1, 2, 2, 2, 2)
+    assert json.loads(paths.state_path().read_text())["version"] == 1  # not migrated by show
+
+
+def test_cli_state_show_and_migrate(capsys: pytest.CaptureFixture[str]) -> None:
+    write_state(v1_doc())
+    assert cli.run(["state", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "version       1 (older: the next command migrates it to 2" in out
+    assert "environments  2" in out
+    assert cli.run(["state", "migrate", "--to", "2"]) == 0
+    assert "from version 1 to 2; the original is in" in capsys.readouterr().out
+    assert cli.run(["state", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == 2 and shown["backups"] == [
+        str(state.backup_path(paths.state_path(), 1))]
+    assert cli.run(["state", "migrate", "--to", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "version 1 cannot hold:" in out and "state migrate --to 2" in out
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["state", "migrate", "--to", "3"], 2, "state version 3 does not exist"),
+    (["state", "migrate", "--to", "0"], 2, "state version 0 does not exist"),
+    (["state", "migrate"], 2, "Missing option '--to'"),
+])
+def test_cli_state_migrate_usage_errors(args: list[str], code: int, message: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(args) == code
+    assert message in capsys.readouterr().err
+    assert not paths.state_path().exists()
+
+
+def test_cli_refuses_a_newer_file(capsys: pytest.CaptureFixture[str]) -> None:
+    raw = write_state(b'{"version": 99}')
+    assert cli.run(["state", "migrate", "--to", "1"]) == 1
+    assert "version 99, newer than this cilo" in capsys.readouterr().err
+    assert paths.state_path().read_bytes() == raw
+
+
+class NoEngine:
+    """Commands must fail on the state file before they ask the engine anything."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"engine.{name} called")
+
+
+BAD_FILES = {
+    "newer": (b'{"version": 99, "hosts": {}}', "has version 99, newer than this cilo"),
+    "truncated": (json.dumps(v2_doc(v2_record()), indent=2).encode()[:300], "is not valid JSON"),
+    "schema-invalid": (json.dumps(v2_doc({**v2_record(), "subnet": "nope"})).encode(),
+                       "is invalid: hosts/local/environments/shop/dev/subnet: 'nope'"),
+}
+COMMANDS = [
+    ["list", "--all"], ["list", "--all", "--json"],
+    ["--project", "shop", "list"],
+    ["--project", "shop", "status", "dev"], ["--project", "shop", "path", "dev"],
+    ["--project", "shop", "create", "dev"], ["--project", "shop", "up", "dev"],
+    ["--project", "shop", "down", "dev"], ["--project", "shop", "destroy", "--force", "dev"],
+    ["--project", "shop", "destroy", "--all", "--force"], ["--project", "shop", "logs", "dev"],
+    ["--project", "shop", "run", "dev", "true"], ["path", "shop/dev"],
+    ["state", "show"], ["state", "migrate", "--to", "1"], ["state", "migrate", "--to", "2"],
+]
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_any_command_refuses_a_bad_file_and_leaves_it(
+    kind: str, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    content, message = BAD_FILES[kind]
+    raw = write_state(content)
+    assert cli.run(args, engine_factory=NoEngine) == 1
+    err = capsys.readouterr().err
+    assert f"state file {paths.state_path()} " in err and message in err, err
+    assert paths.state_path().read_bytes() == raw and not state.backups()
+
+
+def test_list_all_migrates_a_v1_file_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    class Engine:
+        def networks(self, *_: object) -> list:
+            return []
+
+    raw = write_state(v1_doc())
+    assert cli.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
+    assert json.loads(paths.state_path().read_text())["version"] == 2
+    assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
