@@ -112,6 +112,46 @@ def validate(doc: Any, path: Path, version: int = STATE_VERSION) -> None:
         )
 
 
+# --- proof of validation ------------------------------------------------------------------
+# Validating a state of a hundred environments costs tens of milliseconds, and read-only
+# commands such as `list` should start faster than that. After cilo validates (or writes)
+# the file, `state.json.valid` records a digest of the schema and the exact bytes; a
+# reader whose bytes match it needs no jsonschema. Any other bytes (a hand edit, a newer
+# write, a corrupted file) get the full validation. The marker only ever skips work.
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".valid")
+
+
+def _digest(raw: bytes) -> str:
+    import hashlib
+
+    text = resources.files("compose_cilo").joinpath(f"schemas/state.v{STATE_VERSION}.schema.json")
+    return hashlib.sha256(text.read_bytes() + b"\0" + raw).hexdigest()
+
+
+def _proven(raw: bytes, path: Path) -> bool:
+    try:
+        return _marker(path).read_text().strip() == _digest(raw)
+    except OSError:
+        return False
+
+
+def _prove(raw: bytes, path: Path) -> None:
+    try:
+        atomic_write(_marker(path), _digest(raw) + "\n", 0o600)
+    except OSError:
+        pass  # only an optimisation: the next reader validates in full
+
+
+def _validate_raw(raw: bytes, doc: dict[str, Any], path: Path) -> None:
+    """Validate a current-version document unless these exact bytes are proven valid."""
+    if not _proven(raw, path):
+        validate(doc, path)
+        _prove(raw, path)
+
+
 def _check(path: Path) -> migrations.Check:
     return lambda doc, version: validate(doc, path, version)
 
@@ -190,12 +230,12 @@ def read_state() -> State:
     found = _read_doc(path)
     if found is None:
         return State(empty_state())
-    _, doc, version = found
+    raw, doc, version = found
     if version < STATE_VERSION:
         _validator()
         with locked():
             return _load_locked(path)  # re-read: another command may have migrated it
-    validate(doc, path)
+    _validate_raw(raw, doc, path)
     return State(doc)
 
 
@@ -205,9 +245,10 @@ def _load_locked(path: Path) -> State:
     if found is None:
         return State(empty_state())
     raw, doc, start = found
-    new = _current(doc, start, path)
     if start == STATE_VERSION:
-        return State(new)
+        _validate_raw(raw, doc, path)
+        return State(doc)
+    new = _current(doc, start, path)
     backup = _backup(path, raw, start)
     _write(path, new, f"version {start}, not migrated")
     _notice(f"migrated state file {path} from version {start} to {STATE_VERSION}; "
@@ -293,14 +334,17 @@ def mutate() -> Iterator[State]:
 
 def _write(path: Path, doc: dict[str, Any], previous: str = "") -> None:
     _cleanup_temp_files(path)
+    raw = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
     try:
-        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", 0o600)
+        atomic_write(path, raw, 0o600)
     except OSError as e:
         was = f" ({previous})" if previous else ""
         raise StateError(
             f"cannot write state file {path} ({e.strerror}); the previous state{was} is "
             "intact; free some space or fix the folder's permissions and run the command again"
         ) from None
+    if doc.get("version") == STATE_VERSION:
+        _prove(raw, path)  # every caller validated `doc` before writing it
 
 
 def _cleanup_temp_files(path: Path) -> None:

@@ -287,9 +287,15 @@ def state_bytes(sb: Sandbox, content: str | bytes | None) -> bytes:
 
 
 def tree(root: Path) -> dict[str, tuple[int, str]]:
-    """Every path under root with its mode and content digest (symlinks by target)."""
+    """Every path under root with its mode and content digest (symlinks by target).
+
+    `state.json.valid` is left out: it is a cache (a digest of bytes cilo validated), so
+    a refused command may create it without changing any state.
+    """
     out = {}
     for p in sorted(root.rglob("*")):
+        if p.name.endswith(".json.valid"):
+            continue
         st = p.lstat()
         if p.is_symlink():
             digest = "-> " + os.readlink(p)

@@ -339,7 +339,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.Monkey
             st.environments().clear()
     assert paths.state_path().read_bytes() == before
     assert sorted(p.name for p in paths.state_path().parent.iterdir()) == \
-        ["state.json", "state.json.lock"]  # the temp file is gone too
+        ["state.json", "state.json.lock", "state.json.valid"]  # the temp file is gone too
 
 
 def test_a_failed_rename_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
