@@ -432,6 +432,10 @@ do_install() {
     [ "$MODE" != dev ] || ensure_dev_tools
     ensure_venv
     ensure_package
+    # Byte-compile the package: the plugin starts twice per command, and where
+    # PYTHONDONTWRITEBYTECODE is set every start would compile every module again.
+    # (pip does this for a regular install; the editable one needs it done here.)
+    [ "$MODE" = dev ] && run_logged "$VPY" -m compileall -q "$SRC_DIR/compose_cilo"
     write_plugin
     ensure_compose
     write_record
