@@ -32,14 +32,14 @@ _docker_opts: Any = None
 
 
 def _ctx(c: typer.Context):  # type: ignore[no-untyped-def]
-    from .lifecycle import Context
+    from .queries import Context
 
     return c.find_root().obj if isinstance(c.find_root().obj, Context) else _make_ctx(c)
 
 
 def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
     from .engine import Engine
-    from .lifecycle import Context
+    from .queries import Context
     from .names import check_project_name
     from .project import ComposeOptions
 
@@ -144,7 +144,7 @@ def destroy(
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the environment: containers, networks, volumes, workspace and state entry."""
-    from . import lifecycle
+    from . import lifecycle, queries
 
     ctx = _ctx(c)
     if all_ == bool(env):
@@ -152,7 +152,7 @@ def destroy(
     if all_:
         if not force:
             raise CiloError("destroy --all removes every environment and its volumes; add --force to confirm")
-        done = lifecycle.destroy_all(ctx, every_project=not lifecycle.in_project_folder(ctx))
+        done = lifecycle.destroy_all(ctx, every_project=not queries.in_project_folder(ctx))
         print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
         return
     record = lifecycle.get_env(ctx, env or "")
@@ -170,9 +170,9 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List this project's environments (--all: every project's)."""
-    from . import lifecycle, output
+    from . import output, queries
 
-    records, overlaps = lifecycle.list_records(_ctx(c), all_)
+    records, overlaps = queries.list_records(_ctx(c), all_)
     print(output.list_text(records, overlaps, as_json))
 
 
@@ -183,12 +183,12 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
     """Show one environment: status, subnet, services, addresses and URLs."""
-    from . import lifecycle, output
+    from . import lifecycle, output, queries
 
     ctx = _ctx(c)
     record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
     urls = _urls(record)
-    overlaps = lifecycle.drift(ctx, [record]).get(f"{record['project']}/{record['name']}", [])
+    overlaps = queries.drift(ctx, [record]).get(f"{record['project']}/{record['name']}", [])
     if as_json:
         _print_json(output.env_json(record, urls, overlaps))
     else:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class DockerOptions:
+class DockerOptions(NamedTuple):
     """Docker's global options, as the docker CLI handed them to the plugin."""
 
     context: str | None = None

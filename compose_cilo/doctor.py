@@ -14,12 +14,13 @@ from typing import Any
 
 from . import envnet, lifecycle, paths, reconcile, state
 from .errors import CiloError
+from .queries import Context
 from .reconcile import Action, Check, Observed
 
 MIN_COMPOSE = (2, 24, 0)  # `!reset` arrived in 2.24.0 (`include` in 2.20.0)
 
 
-def _engine_checks(ctx: lifecycle.Context) -> list[Check]:
+def _engine_checks(ctx: Context) -> list[Check]:
     try:
         version = ctx.engine.version()
     except CiloError as e:
@@ -135,7 +136,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def observe(ctx: lifecycle.Context, doc: dict[str, Any]) -> Observed:
+def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
     cilo = {"cilo": "true"}
     records = [r for h in doc["hosts"].values() for r in h["environments"].values()]
     return Observed(
@@ -148,7 +149,7 @@ def observe(ctx: lifecycle.Context, doc: dict[str, Any]) -> Observed:
     )
 
 
-def run_checks(ctx: lifecycle.Context) -> list[Check]:
+def run_checks(ctx: Context) -> list[Check]:
     checks = _engine_checks(ctx)
     state_checks, doc = _state_checks()
     checks += state_checks
@@ -160,7 +161,7 @@ def run_checks(ctx: lifecycle.Context) -> list[Check]:
     return checks
 
 
-def fix(ctx: lifecycle.Context, checks: list[Check], confirm: Callable[[str], bool]) -> list[str]:
+def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool]) -> list[str]:
     """Apply every planned action once, in a safe order; return what was done."""
     actions: list[Action] = []
     for c in checks:
@@ -184,7 +185,7 @@ def fix(ctx: lifecycle.Context, checks: list[Check], confirm: Callable[[str], bo
     return done
 
 
-def _apply(ctx: lifecycle.Context, a: Action) -> str:
+def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "adopt":
         lifecycle.adopt(ctx, a)
         return f"adopted {a.subject} back into state"

@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dockeropts import DockerOptions
 from .errors import EngineError
@@ -31,28 +30,25 @@ if TYPE_CHECKING:
 __all__ = ["ContainerInfo", "DockerOptions", "Engine", "NetworkInfo", "VolumeInfo"]
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
+class ContainerInfo(NamedTuple):
     id: str
     name: str
     service: str
     state: str  # running, exited, created, restarting, paused, dead
     addresses: dict[str, str]  # network name -> IPv4 address
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str]
 
 
-@dataclass(frozen=True)
-class NetworkInfo:
+class NetworkInfo(NamedTuple):
     id: str
     name: str
     subnets: tuple[str, ...]
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str]
 
 
-@dataclass(frozen=True)
-class VolumeInfo:
+class VolumeInfo(NamedTuple):
     name: str
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str]
 
 
 @contextmanager
@@ -117,9 +113,7 @@ class Engine:
     def compose_config(self, target: ComposeTarget) -> dict[str, Any]:
         """The fully resolved project, as compose sees it (all profiles enabled)."""
         import json
-        from dataclasses import replace
-
-        argv = [*self.compose_argv(replace(target, profiles=("*",))), "config", "--format", "json"]
+        argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json"]
         try:
             out = self._compose(argv, f"docker compose config of {', '.join(target.files)}",
                                 capture=True)

@@ -31,12 +31,12 @@ def handle(args: list[str], docker_opts: object) -> int | None:
 
 
 def list_(flags: list[str], docker_opts: object) -> int:
-    from . import lifecycle, output
+    from . import output, queries
     from .engine import Engine
 
-    ctx = lifecycle.Context(engine=Engine(docker_opts))  # type: ignore[arg-type]
+    ctx = queries.Context(engine=Engine(docker_opts))  # type: ignore[arg-type]
     wanted = {LIST_FLAGS[f] for f in flags}
-    records, overlaps = lifecycle.list_records(ctx, "all" in wanted)
+    records, overlaps = queries.list_records(ctx, "all" in wanted)
     print(output.list_text(records, overlaps, "json" in wanted))
     return 0
 

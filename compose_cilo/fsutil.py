@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 TMP_PREFIX = ".cilo-tmp-"
@@ -17,6 +14,8 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     Temp file in the same folder (same filesystem), fsync, then rename; the folder is
     fsynced too so the rename itself survives a crash.
     """
+    import tempfile
+
     raw = data.encode() if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
@@ -53,6 +52,9 @@ def copy_tree(src: Path, dst: Path) -> None:
     GNU cp does copy-on-write clones (`--reflink=auto`) on btrfs/xfs and falls back to a
     plain copy elsewhere; Python's copytree is the fallback where cp is not GNU (macOS).
     """
+    import shutil
+    import subprocess
+
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".partial")
     if tmp.exists():
@@ -74,6 +76,8 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
+    import shutil
+
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():

@@ -8,111 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import dnsnames, envnet, override, paths, state
-from .engine import ContainerInfo, Engine
+from .engine import ContainerInfo
 from .errors import CiloError
 from .fsutil import atomic_write, copy_tree, remove_tree
-from .names import check_env_name, check_project_name, compose_project_name, env_key
-from .project import ComposeOptions, ComposeTarget, ProjectModel, model_from_config, resolve_target
-
-Record = dict[str, Any]
-
-
-@dataclass
-class Context:
-    """What every command gets: the engine seam, compose options and where to report."""
-
-    engine: Engine
-    compose: ComposeOptions = field(default_factory=ComposeOptions)
-    project: str | None = None  # --project NAME: address an existing environment by project
-    cwd: Path = field(default_factory=Path.cwd)
-    say: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
-
+from .names import compose_project_name, env_key
+from .project import ComposeTarget, ProjectModel, model_from_config
+from .queries import (
+    Context,
+    Record,
+    current_project,
+    get_env,
+    resolve_project,
+    selector,
+    split_ref,
+)
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- finding the project and the environment ---------------------------------------------
-
-
-def resolve_project(ctx: Context) -> tuple[ComposeTarget, ProjectModel]:
-    target = resolve_target(ctx.compose, ctx.cwd)
-    model = model_from_config(ctx.engine.compose_config(target))
-    check_project_name(model.name)
-    return target, model
-
-
-def split_ref(ref: str, project: str | None) -> tuple[str | None, str]:
-    """`ENV` or `PROJECT/ENV` (the latter addresses any project from anywhere)."""
-    if "/" in ref:
-        proj, _, env = ref.partition("/")
-        return check_project_name(proj), check_env_name(env)
-    return (check_project_name(project) if project else None), check_env_name(ref)
-
-
-def current_project(ctx: Context, ask_compose: bool = True) -> str | None:
-    """The project of the working folder, cheaply when state already knows its files.
-
-    With ask_compose=False, a folder whose files no environment uses gives None (it has
-    no environments) instead of asking compose for the name (~60 ms).
-    """
-    if ctx.project:
-        return check_project_name(ctx.project)
-    if ctx.compose.project_name:
-        return check_project_name(ctx.compose.project_name)
-    target = resolve_target(ctx.compose, ctx.cwd)
-    for _, _, env in state.read_state().all_environments():
-        if env["project_dir"] == target.project_dir and env["compose_files"] == list(target.files):
-            return str(env["project"])
-    if not ask_compose:
-        return None
-    _, model = resolve_project(ctx)
-    return model.name
-
-
-def in_project_folder(ctx: Context) -> bool:
-    """Is there a compose project here (or named by options)?"""
-    if ctx.project or ctx.compose.project_name or ctx.compose.files:
-        return True
-    try:
-        resolve_target(ctx.compose, ctx.cwd)
-    except CiloError:
-        return False
-    return True
-
-
-def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, list[str]]]:
-    """This project's environments (every project's with `every` or outside a project),
-    and the subnet overlaps found for them."""
-    project: str | None = None
-    if not every:
-        if in_project_folder(ctx):
-            project = current_project(ctx, ask_compose=False) or ""
-        else:
-            ctx.say("not in a compose project folder: listing every project's environments")
-    records = [r for _, _, r in state.read_state().all_environments()
-               if project is None or r["project"] == project]
-    return records, drift(ctx, records)
-
-
-def get_env(ctx: Context, ref: str) -> Record:
-    """The state record of an existing environment, or a clear error."""
-    project, env = split_ref(ref, ctx.project)
-    project = project or current_project(ctx) or ""
-    record = state.read_state().environments().get(env_key(project, env))
-    if record is None:
-        raise CiloError(
-            f"environment {env_key(project, env)} does not exist; create it with "
-            f"`docker cilo up {env}` in the project folder, or see `docker cilo list --all`"
-        )
-    return record
 
 
 # --- targets ----------------------------------------------------------------------------
@@ -142,8 +59,8 @@ def user_target(record: Record) -> ComposeTarget:
 def env_target(record: Record) -> ComposeTarget:
     """The copy: the user's files, then the generated override, under its own project name."""
     base = user_target(record)
-    return replace(
-        base, files=(*base.files, record["override"]), project_name=record["compose_project"]
+    return base._replace(
+        files=(*base.files, record["override"]), project_name=record["compose_project"]
     )
 
 
@@ -419,21 +336,6 @@ def live_view(ctx: Context, record: Record) -> Record:
     view = copy.deepcopy(record)
     apply_containers(view, ctx.engine.containers(selector(record)))
     return view
-
-
-def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:
-    """Subnet overlaps that appeared since allocation (a VPN came up); {} if unknown."""
-    if not records:
-        return {}
-    try:
-        return envnet.drift(records, envnet.engine_taken(ctx.engine))
-    except CiloError as e:
-        ctx.say(f"warning: cannot check subnets for overlaps: {e}")
-        return {}
-
-
-def selector(record: Record) -> dict[str, str]:
-    return {"cilo.project": record["project"], "cilo.environment": record["name"]}
 
 
 def ensure_running(ctx: Context, ref: str) -> Record:

@@ -17,8 +17,7 @@ It is layered as the last `-f` onto the user's own files, so everything compose 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .project import ProjectModel, ServiceModel
 
@@ -45,8 +44,7 @@ class Override:
         self.value = value
 
 
-@dataclass(frozen=True)
-class EnvIdentity:
+class EnvIdentity(NamedTuple):
     project: str
     env: str
     network: str  # the docker network cilo created for the environment

@@ -13,9 +13,8 @@ profiles, anchors and interpolation are compose's own work.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import CiloError
 
@@ -30,8 +29,7 @@ INGRESS_LABEL = "cilo.ingress"
 HOSTNAMES_LABEL = "cilo.hostnames"
 
 
-@dataclass(frozen=True)
-class ComposeOptions:
+class ComposeOptions(NamedTuple):
     """compose's own project options, as given before the cilo command."""
 
     files: tuple[str, ...] = ()
@@ -41,8 +39,7 @@ class ComposeOptions:
     project_name: str | None = None
 
 
-@dataclass(frozen=True)
-class ComposeTarget:
+class ComposeTarget(NamedTuple):
     """Everything needed to run compose against one project (the user's or a copy)."""
 
     files: tuple[str, ...]
@@ -52,8 +49,7 @@ class ComposeTarget:
     project_name: str | None = None
 
 
-@dataclass(frozen=True)
-class ServiceModel:
+class ServiceModel(NamedTuple):
     name: str
     network_mode: str | None
     networks: dict[str, dict[str, Any] | None]
@@ -63,8 +59,7 @@ class ServiceModel:
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
-class ResourceModel:
+class ResourceModel(NamedTuple):
     """A top-level network or volume."""
 
     key: str
@@ -74,12 +69,11 @@ class ResourceModel:
     fixed_ipam: bool = False
 
 
-@dataclass(frozen=True)
-class ProjectModel:
+class ProjectModel(NamedTuple):
     name: str
     services: dict[str, ServiceModel]
-    networks: dict[str, ResourceModel] = field(default_factory=dict)
-    volumes: dict[str, ResourceModel] = field(default_factory=dict)
+    networks: dict[str, ResourceModel]
+    volumes: dict[str, ResourceModel]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

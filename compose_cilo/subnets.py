@@ -11,8 +11,8 @@ import ipaddress
 import os
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from ipaddress import IPv4Network
+from typing import NamedTuple
 
 from . import config, paths
 from .errors import CiloError
@@ -47,8 +47,7 @@ class SubnetsExhausted(CiloError):
         self.counts = counts
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
     """An IPv4 range already in use, and by what (`docker network "vpn"`,
     `host route 10.224.2.0/24 dev wg0`, `environment shop/dev`)."""
 

@@ -121,7 +121,7 @@ def docker_config(tmp_path_factory: pytest.TempPathFactory, engine_available: No
         "#!/bin/sh\n"
         'if [ "$1" = docker-cli-plugin-metadata ]; then\ncat <<\'EOF\'\n'
         f"{manifest}EOF\nexit 0\nfi\n"
-        f'exec "{sys.executable}" -m compose_cilo "$@"\n'
+        f'exec "{sys.executable}" -P -c "from compose_cilo.__main__ import main; main()" "$@"\n'
     )
     shim.chmod(0o755)
     return cfg
