@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from . import dnsmasq
+if TYPE_CHECKING:  # dnsmasq is imported by the commands that use it (start-up speed)
+    from . import dnsmasq
 
 dns_app = typer.Typer(
     name="dns",
@@ -51,6 +54,8 @@ def format_sync(result: dnsmasq.SyncResult) -> str:
 @dns_app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Is cilo's dnsmasq running, what does it serve, does the system route to it?"""
+    from . import dnsmasq
+
     st = dnsmasq.status()
     print(json.dumps(st.to_json(), indent=2) if as_json else format_status(st))
 
@@ -58,6 +63,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
 @dns_app.command("render")
 def render_cmd() -> None:
     """Print the files cilo would write now: configs, hosts files (writes nothing)."""
+    from . import dnsmasq
+
     files = dnsmasq.render_files()
     print("\n".join(f"# ==> {path}\n{text}" for path, text in files.items()), end="")
 
@@ -65,18 +72,24 @@ def render_cmd() -> None:
 @dns_app.command("start")
 def start_cmd() -> None:
     """Write the files from the state and start dnsmasq if it is not running."""
+    from . import dnsmasq
+
     print(format_sync(dnsmasq.start()))
 
 
 @dns_app.command("stop")
 def stop_cmd() -> None:
     """Stop cilo's dnsmasq (names stop resolving until the next up or dns start)."""
+    from . import dnsmasq
+
     print("dnsmasq stopped" if dnsmasq.stop() else "dnsmasq was not running")
 
 
 @dns_app.command("restart")
 def restart_cmd() -> None:
     """Re-render from the state and restart dnsmasq."""
+    from . import dnsmasq
+
     result = dnsmasq.restart()
     print(format_sync(result))
     if not result.served:

@@ -40,3 +40,20 @@ class DockerOptions(NamedTuple):
         out += ["--tls"] if self.tls else []
         out += ["--tlsverify"] if self.tlsverify else []
         return out
+
+    def compose_plugin(self) -> str | None:
+        """The docker-compose plugin binary the docker CLI would run, found as it finds it."""
+        home = self.config or os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+        for folder in (os.path.join(home, "cli-plugins"), *SYSTEM_PLUGIN_DIRS):
+            path = os.path.join(folder, "docker-compose")
+            if os.access(path, os.X_OK):
+                return path
+        return None
+
+
+SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)

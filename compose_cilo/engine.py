@@ -96,11 +96,12 @@ class Engine:
     # (Through python-on-whales the same process costs ~250 ms more: its pydantic models
     # are imported just to build the command line.)
 
-    def _compose(self, argv: list[str], action: str, *, capture: bool) -> str:
+    def _compose(self, argv: list[str], action: str, *, capture: bool,
+                 env: dict[str, str] | None = None) -> str:
         import subprocess
 
         try:
-            proc = subprocess.run(argv, capture_output=capture, text=True)
+            proc = subprocess.run(argv, capture_output=capture, text=True, env=env)
         except FileNotFoundError:
             raise EngineError(f"{argv[0]} not found; install Docker") from None
         if proc.returncode != 0:
@@ -114,9 +115,17 @@ class Engine:
         """The fully resolved project, as compose sees it (all profiles enabled)."""
         import json
         argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json"]
+        plugin = self.opts.compose_plugin()
+        env = None
+        if plugin:
+            # `config` needs no engine: run the compose plugin itself, standalone, instead
+            # of the docker CLI that would start it (and ask its metadata) first. Without
+            # the plugin protocol's variables, or it would expect to be called as a plugin.
+            argv = [plugin, *argv[argv.index("compose") + 1 :]]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_CLI_PLUGIN_")}
         try:
             out = self._compose(argv, f"docker compose config of {', '.join(target.files)}",
-                                capture=True)
+                                capture=True, env=env)
         except EngineError as e:
             raise EngineError(f"{e}; fix the compose file (docker compose config shows the same)") from None
         return json.loads(out)
