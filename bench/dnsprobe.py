@@ -14,9 +14,14 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's package
+from compose_cilo import dnsquery  # noqa: E402 - the same wire code cilo itself uses
 
 SERVER = "127.0.0.1"
 QUERY_TIMEOUT = 0.5  # seconds, per query
@@ -29,36 +34,14 @@ def _loopback(server: str) -> None:
 
 
 def build_query(name: str, qid: int) -> bytes:
-    """A standard A/IN query with recursion desired."""
-    qname = b"".join(bytes([len(label)]) + label.encode() for label in name.strip(".").split("."))
-    return struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + b"\0" + struct.pack(">HH", 1, 1)
-
-
-def _skip_name(msg: bytes, pos: int) -> int:
-    while True:
-        length = msg[pos]
-        if length & 0xC0 == 0xC0:  # compression pointer: two bytes, ends the name
-            return pos + 2
-        if length == 0:
-            return pos + 1
-        pos += 1 + length
+    """A standard A/IN query with recursion desired (cilo's own client builds it)."""
+    return dnsquery.build_query(name, "A", qid)
 
 
 def parse_a(msg: bytes) -> tuple[int, int, list[str]]:
     """(id, rcode, IPv4 addresses of the A records in the answer section)."""
-    qid, flags, qdcount, ancount = struct.unpack(">HHHH", msg[:8])
-    pos = 12
-    for _ in range(qdcount):
-        pos = _skip_name(msg, pos) + 4
-    ips = []
-    for _ in range(ancount):
-        pos = _skip_name(msg, pos)
-        rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
-        pos += 10
-        if rtype == 1 and rdlen == 4:
-            ips.append(socket.inet_ntoa(msg[pos:pos + 4]))
-        pos += rdlen
-    return qid, flags & 0xF, ips
+    answer = dnsquery.parse_response(msg)
+    return struct.unpack(">H", msg[:2])[0], answer.rcode, [a for a in answer.addresses if ":" not in a]
 
 
 def query_a(port: int, name: str, server: str = SERVER, timeout: float = QUERY_TIMEOUT) -> list[str]:
