@@ -62,7 +62,8 @@ def split_ref(ref: str, project: str | None) -> tuple[str | None, str]:
     return (check_project_name(project) if project else None), check_env_name(ref)
 
 
-def current_project(ctx: Context, ask_compose: bool = True) -> str | None:
+def current_project(ctx: Context, ask_compose: bool = True,
+                    st: state.State | None = None) -> str | None:
     """The project of the working folder, cheaply when state already knows its files.
 
     With ask_compose=False, a folder whose files no environment uses gives None (it has
@@ -73,7 +74,7 @@ def current_project(ctx: Context, ask_compose: bool = True) -> str | None:
     if ctx.compose.project_name:
         return check_project_name(ctx.compose.project_name)
     target = resolve_target(ctx.compose, ctx.cwd)
-    for _, _, env in state.read_state().all_environments():
+    for _, _, env in (st or state.read_state()).all_environments():
         if env["project_dir"] == target.project_dir and env["compose_files"] == list(target.files):
             return str(env["project"])
     if not ask_compose:
@@ -97,13 +98,13 @@ def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, lis
     """This project's environments (every project's with `every` or outside a project),
     and the subnet overlaps found for them."""
     project: str | None = None
+    st = state.read_state()
     if not every:
         if in_project_folder(ctx):
-            project = current_project(ctx, ask_compose=False) or ""
+            project = current_project(ctx, ask_compose=False, st=st) or ""
         else:
             ctx.say("not in a compose project folder: listing every project's environments")
-    records = [r for _, _, r in state.read_state().all_environments()
-               if project is None or r["project"] == project]
+    records = [r for _, _, r in st.all_environments() if project is None or r["project"] == project]
     return records, drift(ctx, records)
 
 
