@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
@@ -260,8 +259,8 @@ def _exec(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = 
         return 130
 
 
-@app.command(context_settings=PASSTHROUGH)
-def run(
+@app.command("run", context_settings=PASSTHROUGH)
+def run_cmd(
     c: typer.Context,
     env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
     command: list[str] = typer.Argument(..., help="Command to run on the host in the workspace."),

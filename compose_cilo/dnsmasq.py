@@ -12,361 +12,63 @@ hosts.d/, staging/ (hosts files are written there, then renamed into hosts.d, so
 never reads a partial or temporary file), wildcards.servers, wildcards/<project>.<env>.
 {conf,pid,started}, dnsmasq.log and lock.
 
-A process counts as ours only when its argv[0] is dnsmasq and its arguments hold
-`--conf-file=<that config>`: any other dnsmasq, or a recycled pid, is never signalled.
+The processes themselves (finding, starting, stopping, is-it-ours) live in dnsproc.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
-import pwd
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config, dnsnames, dnsquery, paths, resolver
+from . import config, dnsnames, resolver
 from .dnsrender import (
-    HOSTS_EXT,
-    hosts_filename,
     render_hosts,
     render_main_config,
     render_responder_config,
     render_wildcard_servers,
 )
+from .dnsproc import (  # is_ours, running_pid, responder_pids, find_binary: API here too
+    PORT_WAIT,
+    PROBE_LABEL,
+    WAIT_SERVED,
+    DnsPaths,
+    Proc,
+    dns_lock,
+    dns_paths,
+    find_binary,
+    find_pid,
+    free_port,
+    is_ours,
+    proc_for,
+    read_pid,
+    responder_pids,
+    responder_procs,
+    running_pid,
+    scan_pids,
+    spawn,
+    started_record,
+    terminate,
+    wait_answering,
+    wait_port_free,
+    wait_served,
+)
 from .errors import CiloError
 from .fsutil import atomic_write
 from .resolver import Upstreams, detect_upstreams
 
-WAIT_SERVED = 2.0  # seconds sync waits for dnsmasq to serve a change
-STOP_TIMEOUT = 3.0
-PORT_WAIT = 1.0  # for the port of a server that was just stopped or killed
-LOCK_TIMEOUT = 30.0
-LOG_MAX = 1 << 20
-SEARCH_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
+__all__ = [
+    "DnsStatus", "SyncResult", "dns_paths", "ensure_running", "find_binary", "is_ours",
+    "render", "render_files", "responder_pids", "restart", "running_pid", "start", "status",
+    "stop", "sync",
+]
+
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install dnsmasq-base; macOS: brew install dnsmasq)"
-PROBE_LABEL = "_cilo-probe"  # no served name holds '_': a probe never hits an exact name
-
-
-@dataclass(frozen=True)
-class Proc:
-    """One of our dnsmasq processes: its config, pid file and started record."""
-
-    config: Path
-    pid: Path
-    started: Path
-
-
-@dataclass(frozen=True)
-class DnsPaths:
-    dir: Path
-    hosts_dir: Path
-    staging: Path
-    servers: Path
-    wildcards_dir: Path
-    log: Path
-    lock: Path
-    server: Proc
-
-    @property
-    def config(self) -> Path:
-        return self.server.config
-
-    def responder(self, key: str) -> Proc:
-        """The wildcard responder of environment `key` (PROJECT/ENV)."""
-        stem = hosts_filename(key)[: -len(HOSTS_EXT)]
-        return _proc(self.wildcards_dir / f"{stem}.conf")
-
-
-def _proc(conf: Path) -> Proc:
-    return Proc(conf, conf.with_suffix(".pid"), conf.with_suffix(".started"))
-
-
-def dns_paths() -> DnsPaths:
-    d = paths.cilo_home() / "dns"
-    env = os.environ.get("CILO_DNS_CONFIG")
-    conf = Path(env).expanduser().absolute() if env else d / "dnsmasq.conf"
-    return DnsPaths(
-        dir=d, hosts_dir=d / "hosts.d", staging=d / "staging", servers=d / "wildcards.servers",
-        wildcards_dir=d / "wildcards", log=d / "dnsmasq.log", lock=d / "lock",
-        server=Proc(conf, d / "dnsmasq.pid", d / "dnsmasq.started"),
-    )
-
-
-def find_binary() -> str | None:
-    """The dnsmasq executable (CILO_DNSMASQ overrides; sbin folders are searched too)."""
-    env = os.environ.get("CILO_DNSMASQ")
-    if env is not None:
-        return env if env and os.access(env, os.X_OK) else None
-    found = shutil.which("dnsmasq")
-    if found:
-        return found
-    for d in SEARCH_DIRS:
-        if os.access(f"{d}/dnsmasq", os.X_OK):
-            return f"{d}/dnsmasq"
-    return None
-
-
-# ---------------------------------------------------------------- processes
-
-
-def _cmdline(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.decode(errors="replace").split("\0")[:-1]
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return None
-    except OSError:
-        return None
-    try:  # macOS: no /proc
-        text = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True,
-                              text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return text.split() if text else None
-
-
-def _alive(pid: int) -> bool:
-    """Running and not a zombie (a slow init can leave a dead dnsmasq unreaped for seconds)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return False
-    except (OSError, IndexError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def is_ours(pid: int, proc: Proc | None = None) -> bool:
-    """argv[0] is dnsmasq and it runs with our config (the server's by default)."""
-    conf = (proc or dns_paths().server).config
-    args = _cmdline(pid)
-    if not args or os.path.basename(args[0]) != "dnsmasq":
-        return False
-    return f"--conf-file={conf}" in args and _alive(pid)
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def _scan(prefix: str) -> dict[Path, list[int]]:
-    """Our dnsmasq processes whose --conf-file starts with `prefix`, by config (Linux /proc)."""
-    found: dict[Path, list[int]] = {}
-    if not Path("/proc").is_dir():
-        return found
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        args = _cmdline(int(entry.name)) or [""]
-        if os.path.basename(args[0]) != "dnsmasq":
-            continue
-        for arg in args:
-            if arg.startswith("--conf-file=" + prefix) and _alive(int(entry.name)):
-                found.setdefault(Path(arg.split("=", 1)[1]), []).append(int(entry.name))
-    return found
-
-
-def _find(proc: Proc) -> int | None:
-    """The pid file's process if it is ours, else one found in /proc."""
-    pid = _read_pid(proc.pid)
-    if pid and is_ours(pid, proc):
-        return pid
-    return next(iter(_scan(str(proc.config)).get(proc.config, [])), None)
-
-
-def _responders(p: DnsPaths) -> dict[Path, list[int]]:
-    """Every running wildcard responder, by config file: pid files, then /proc."""
-    found = _scan(f"{p.wildcards_dir}/")
-    for pidfile in sorted(p.wildcards_dir.glob("*.pid")):
-        proc = _proc(pidfile.with_suffix(".conf"))
-        pid = _read_pid(pidfile)
-        if pid and is_ours(pid, proc) and pid not in found.get(proc.config, []):
-            found.setdefault(proc.config, []).insert(0, pid)
-    return found
-
-
-def running_pid(p: DnsPaths | None = None) -> int | None:
-    """The DNS server's pid (stale or foreign pid files are ignored)."""
-    return _find((p or dns_paths()).server)
-
-
-def responder_pids(p: DnsPaths | None = None) -> dict[str, list[int]]:
-    """Running wildcard responders by environment file stem (PROJECT.ENV)."""
-    return {conf.stem: pids for conf, pids in sorted(_responders(p or dns_paths()).items())}
-
-
-def _started(proc: Proc) -> tuple[int, int, str] | None:
-    """(pid, port, config hash) recorded when the process was started."""
-    try:
-        pid, port, digest = proc.started.read_text().split()
-        return int(pid), int(port), digest
-    except (OSError, ValueError):
-        return None
-
-
-def _user_args() -> list[str]:
-    """Started as root, dnsmasq would switch to `nobody`, who cannot read the 0700 cilo home."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        return [f"--user={pwd.getpwuid(0).pw_name}"]
-    except KeyError:
-        return ["--user=root"]
-
-
-def _spawn(binary: str, proc: Proc, p: DnsPaths, port: int) -> int:
-    with contextlib.suppress(OSError):
-        if p.log.stat().st_size > LOG_MAX:
-            os.replace(p.log, p.log.with_name(p.log.name + ".1"))
-    proc.pid.unlink(missing_ok=True)
-    cmd = [binary, f"--conf-file={proc.config}", f"--pid-file={proc.pid}",
-           f"--log-facility={p.log}", *_user_args()]
-    # stderr to a file, not a pipe: the daemon must not hold our pipe open.
-    with tempfile.TemporaryFile() as err:
-        try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=err, timeout=10, start_new_session=True)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise CiloError(f"dnsmasq ({binary}) could not be started: {e}") from None
-        err.seek(0)
-        message = err.read().decode(errors="replace").strip()
-    if done.returncode != 0:
-        raise CiloError(_start_failure(message, port, proc, p))
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        pid = _read_pid(proc.pid)
-        if pid and is_ours(pid, proc):
-            return pid
-        time.sleep(0.005)
-    raise CiloError(f"dnsmasq started but wrote no pid to {proc.pid}; see {p.log}")
-
-
-def _start_failure(message: str, port: int, proc: Proc, p: DnsPaths) -> str:
-    if "Address already in use" in message:
-        return (f"dnsmasq cannot listen on 127.0.0.1:{port}: another program uses that port; "
-                "stop it or choose another port with CILO_DNS_PORT (then run docker cilo init again)")
-    return f"dnsmasq did not start: {message or 'no message'} (config {proc.config}, log {p.log})"
-
-
-def _terminate(pid: int, proc: Proc) -> None:
-    if not is_ours(pid, proc):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.0005)
-    if _alive(pid) and is_ours(pid, proc):
-        os.kill(pid, signal.SIGKILL)
-        while _alive(pid) and time.monotonic() < deadline + 1.0:
-            time.sleep(0.005)
-    if _read_pid(proc.pid) == pid:
-        proc.pid.unlink(missing_ok=True)
-    started = _started(proc)
-    if started and started[0] == pid:
-        proc.started.unlink(missing_ok=True)
-
-
-def _port_free(port: int) -> bool:
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as dnsmasq binds
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _wait_port_free(port: int, timeout: float) -> None:
-    """A killed process's sockets can outlive it briefly (the kernel closes them late)."""
-    deadline = time.monotonic() + timeout
-    while not _port_free(port) and time.monotonic() < deadline:
-        time.sleep(0.002)
-
-
-def _free_port() -> int:
-    """A port free on 127.0.0.1 for UDP and TCP (dnsmasq binds both)."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                with contextlib.suppress(OSError):
-                    t.bind(("127.0.0.1", port))
-                    return port
-    raise CiloError("no free port on 127.0.0.1 for cilo's wildcard responder")
-
-
-def _wait_answering(port: int, suffix: str, timeout: float) -> float | None:
-    """Seconds until a dnsmasq answers anything (NXDOMAIN, REFUSED count), None on timeout."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            dnsquery.query(f"{PROBE_LABEL}.{suffix}", port=port, timeout=0.2)
-            return time.monotonic() - start
-        except dnsquery.DnsQueryError:
-            time.sleep(0.001)
-    return None
-
-
-def _wait_served(port: int, name: str, expected: tuple[str, ...] | None, timeout: float) -> float | None:
-    """Seconds until `name` answers `expected` (None: NXDOMAIN), None on timeout."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            ans = dnsquery.query(name, port=port, timeout=0.2)
-            if (ans.nxdomain and expected is None) or (
-                expected is not None and ans.rcode == 0 and sorted(ans.addresses) == sorted(expected)
-            ):
-                return time.monotonic() - start
-        except dnsquery.DnsQueryError:
-            pass
-        time.sleep(0.002)
-    return None
-
-
-@contextlib.contextmanager
-def _locked(p: DnsPaths) -> Iterator[None]:
-    """Serialise DNS changes between cilo commands (flock: a dead holder blocks no one)."""
-    paths.ensure_private_dir(p.dir)
-    with open(p.lock, "a") as f:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CiloError(f"DNS lock {p.lock} still held after {LOCK_TIMEOUT:g} s by "
-                                    "another cilo command; wait for it to finish") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- files
@@ -520,8 +222,8 @@ def render_files(state_doc: Any = None) -> dict[Path, str]:
     files = {p.config: r.main, **{p.hosts_dir / n: t for n, t in r.hosts.items()}}
     ports: dict[str, int] = {}
     for key, wild in r.wildcards().items():
-        started = _started(p.responder(key))
-        port = started[1] if started and started[0] == _find(p.responder(key)) else 0
+        started = started_record(p.responder(key))
+        port = started[1] if started and started[0] == find_pid(p.responder(key)) else 0
         files[p.responder(key).config] = render_responder_config(wild, port=port)
         ports.update({d: port for d in wild})
     files[p.servers] = render_wildcard_servers(ports)
@@ -542,14 +244,14 @@ def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
     anything is written.
     """
     p = dns_paths()
-    with _locked(p):
+    with dns_lock(p):
         return _sync(p, render(state_doc, p), wait=wait, force=False)
 
 
 def restart(state_doc: Any = None) -> SyncResult:
     """Restart the server and every responder from freshly rendered files (`dns restart`)."""
     p = dns_paths()
-    with _locked(p):
+    with dns_lock(p):
         return _sync(p, render(state_doc, p), wait=True, force=True)
 
 
@@ -569,14 +271,14 @@ def ensure_running(state_doc: Any = None) -> SyncResult:
 def stop() -> bool:
     """Stop the server and the responders; False when the server was not running."""
     p = dns_paths()
-    with _locked(p):
-        for conf, pids in _responders(p).items():
+    with dns_lock(p):
+        for conf, pids in responder_procs(p).items():
             for pid in pids:
-                _terminate(pid, _proc(conf))
-        pids = sorted({*filter(None, [_find(p.server)]), *_scan(str(p.config)).get(p.config, [])})
+                terminate(pid, proc_for(conf))
+        pids = sorted({*filter(None, [find_pid(p.server)]), *scan_pids(str(p.config)).get(p.config, [])})
         for pid in pids:
-            _terminate(pid, p.server)
-        if _read_pid(p.server.pid) is not None:
+            terminate(pid, p.server)
+        if read_pid(p.server.pid) is not None:
             p.server.pid.unlink(missing_ok=True)  # stale: a dead or foreign pid
         return bool(pids)
 
@@ -602,7 +304,7 @@ def _sync(p: DnsPaths, r: Rendered, *, wait: bool, force: bool) -> SyncResult:
         probes = _probes(r, written.names, old_domains, result.responders_started)
         took = _wait_all(port, r, probes) if wait or retire else 0.0
         for pid, proc in retire:  # only now: until the SIGHUP took, they still answered
-            _terminate(pid, proc)
+            terminate(pid, proc)
         _remove_unused_responder_files(p, r)
     except CiloError as e:
         result.message = str(e)
@@ -624,14 +326,14 @@ def _switch_responders(p: DnsPaths, r: Rendered, result: SyncResult,
                        force: bool) -> tuple[dict[str, int], list[tuple[int, Proc]]]:
     """Keep each environment's responder while its wildcard is unchanged, else start a new
     one on a fresh port. Returns domain -> port, and the old processes to retire."""
-    running = _responders(p)
+    running = responder_procs(p)
     ports: dict[str, int] = {}
     retire: list[tuple[int, Proc]] = []
     t0 = time.monotonic()
     for key, wild in sorted(r.wildcards().items()):
         proc = p.responder(key)
         pids = running.pop(proc.config, [])
-        started = _started(proc)
+        started = started_record(proc)
         digest = _responder_digest(wild)
         if started and started[0] in pids and started[2] == digest and not force:
             keep, port = started[0], started[1]
@@ -642,7 +344,7 @@ def _switch_responders(p: DnsPaths, r: Rendered, result: SyncResult,
         ports.update({domain: port for domain in wild})
     for conf, pids in running.items():  # environments that lost their wildcard
         result.responders_stopped.append(conf.stem)
-        retire += [(pid, _proc(conf)) for pid in pids]
+        retire += [(pid, proc_for(conf)) for pid in pids]
     if result.responders_started:
         result.wildcard_switch_ms = (time.monotonic() - t0) * 1000
     return ports, retire
@@ -652,19 +354,19 @@ def _start_responder(p: DnsPaths, proc: Proc, wild: Mapping[str, tuple[str, ...]
                      suffix: str, binary: str) -> tuple[int, int]:
     p.wildcards_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for attempt in range(3):  # a free port can be taken between the check and the bind
-        port = _free_port()
+        port = free_port()
         if port == config.dns_port():  # free only because the server is not up yet
             continue
         atomic_write(proc.config, render_responder_config(wild, port=port), 0o600)
         try:
-            pid = _spawn(binary, proc, p, port)
+            pid = spawn(binary, proc, p, port)
             break
         except CiloError:
             if attempt == 2:
                 raise
     else:
         raise CiloError("no free port on 127.0.0.1 for a wildcard responder")
-    if _wait_answering(port, suffix, WAIT_SERVED) is None:
+    if wait_answering(port, suffix, WAIT_SERVED) is None:
         raise CiloError(f"cilo's wildcard responder (pid {pid}) does not answer; see {p.log}")
     atomic_write(proc.started, f"{pid} {port} {digest}\n", 0o600)
     return pid, port
@@ -680,22 +382,22 @@ def _remove_unused_responder_files(p: DnsPaths, r: Rendered) -> None:
 def _run_server(p: DnsPaths, r: Rendered, result: SyncResult, port: int, force: bool,
                 servers_changed: bool) -> None:
     """Start, restart (measuring the gap) or SIGHUP the server, as the change needs."""
-    pid = _find(p.server)
+    pid = find_pid(p.server)
     want = _sha(r.main)
-    if pid is not None and not force and _started(p.server) == (pid, port, want):
+    if pid is not None and not force and started_record(p.server) == (pid, port, want):
         result.pid = pid
         if servers_changed:
             os.kill(pid, signal.SIGHUP)  # re-reads wildcards.servers; no query is dropped
         return
     t0 = time.monotonic()
     if pid is not None:
-        _terminate(pid, p.server)
+        terminate(pid, p.server)
         result.restarted = True
     else:
         result.started = True
-    _wait_port_free(port, PORT_WAIT)
-    result.pid = _spawn(result.binary or "dnsmasq", p.server, p, port)
-    if _wait_answering(port, r.recs.suffix, WAIT_SERVED) is None:
+    wait_port_free(port, PORT_WAIT)
+    result.pid = spawn(result.binary or "dnsmasq", p.server, p, port)
+    if wait_answering(port, r.recs.suffix, WAIT_SERVED) is None:
         raise CiloError(f"dnsmasq (pid {result.pid}) does not answer on 127.0.0.1:{port}; see {p.log}")
     if result.restarted:
         result.restart_gap_ms = round((time.monotonic() - t0) * 1000, 1)
@@ -722,7 +424,7 @@ def _probes(r: Rendered, changed: list[str], old_domains: set[str], started: lis
 def _wait_all(port: int, r: Rendered, probes: list[str]) -> float | None:
     start = time.monotonic()
     for name in probes:
-        if _wait_served(port, name, r.recs.answer(name), WAIT_SERVED) is None:
+        if wait_served(port, name, r.recs.answer(name), WAIT_SERVED) is None:
             return None
     return time.monotonic() - start
 
@@ -740,11 +442,11 @@ def status(state_doc: Any = None) -> DnsStatus:
         names = {n: list(ips) for n, ips in dnsnames.all_names(r.recs)}
         notes += r.recs.notes
         ups = r.upstreams
-        current = pid is not None and _started(p.server) == (pid, port, _sha(r.main)) and all(
+        current = pid is not None and started_record(p.server) == (pid, port, _sha(r.main)) and all(
             _read(p.hosts_dir / f) == text for f, text in r.hosts.items())
         for key, wild in r.wildcards().items():
             proc = p.responder(key)
-            rpid, started = _find(proc), _started(proc)
+            rpid, started = find_pid(proc), started_record(proc)
             ok = started is not None and rpid == started[0] and started[2] == _responder_digest(wild)
             responders[key] = {"pid": rpid, "port": started[1] if ok and started else None}
             current = current and ok

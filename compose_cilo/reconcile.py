@@ -68,7 +68,7 @@ def _env_checks(key: str, record: dict[str, Any], obs: Observed) -> list[Check]:
     if not has_network and record["status"] in ("running", "created", "stopped"):
         action = up if record["status"] == "running" else Action("network", key)
         out.append(Check("env.drift", "fail", key, f"network {record['network']} of {key} is missing",
-                         f"docker cilo doctor --fix recreates it", (action,)))
+                         "docker cilo doctor --fix recreates it", (action,)))
     if key in obs.missing_workspaces:
         out.append(Check("env.drift", "fail", key, f"workspace {record['workspace']} of {key} is missing",
                          f"restore the folder, or remove the environment: docker cilo destroy {key} --force"))

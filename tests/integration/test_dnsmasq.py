@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import dnsmasq, dnsnames, dnsquery
+from compose_cilo import dnsproc, dnsmasq, dnsnames, dnsquery
 from compose_cilo.errors import CiloError
 
 from .dns_fixtures import DnsEnv, dns_env, environment, envs_of, service, state_doc  # noqa: F401
@@ -242,10 +242,10 @@ def test_a_killed_or_leftover_responder_is_replaced_or_retired(dns_env: DnsEnv) 
     p = dnsmasq.dns_paths()
     proc = p.responder("shop/dev")
     saved_pid, conf = proc.pid.read_text(), proc.config.read_text()
-    port = dnsmasq._free_port()
+    port = dnsproc.free_port()
     proc.config.write_text("\n".join(
         f"port={port}" if line.startswith("port=") else line for line in conf.splitlines()) + "\n")
-    extra = dnsmasq._spawn(dns_env.binary, proc, p, port)
+    extra = dnsproc.spawn(dns_env.binary, proc, p, port)
     proc.config.write_text(conf)
     proc.pid.write_text(saved_pid)
     assert sorted(dnsmasq.responder_pids()["shop.dev"]) == sorted([second, extra])
