@@ -234,10 +234,14 @@ class Engine:
         if api := self._api():
             with self._api_call(action):
                 for name in names:
-                    api.request("DELETE", f"/networks/{name}")
+                    _gone_is_fine(api.request, "DELETE", f"/networks/{name}")
             return
-        with _translated(action):
-            self._client().network.remove(list(names))
+        # what is already gone has been removed (a racing destroy): remove what is left
+        existing = {key for n in self.networks() for key in (n.name, n.id)}
+        left = [n for n in names if n in existing]
+        if left:
+            with _translated(action):
+                self._client().network.remove(left)
 
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
         """Networks (all, or those with all `labels`), in one batched call."""
@@ -290,10 +294,14 @@ class Engine:
         if api := self._api():
             with self._api_call("removing containers"):
                 for cid in ids:
-                    api.request("DELETE", f"/containers/{cid}", query={"force": 1, "v": 1})
+                    _gone_is_fine(api.request, "DELETE", f"/containers/{cid}",
+                                  query={"force": 1, "v": 1})
             return
         with _translated("removing containers"):
-            self._client().container.remove(list(ids), force=True, volumes=True)
+            docker = self._client()
+            left = [c for c in ids if docker.container.exists(c)]
+            if left:
+                docker.container.remove(left, force=True, volumes=True)
 
     def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
         if api := self._api():
@@ -313,10 +321,24 @@ class Engine:
         if api := self._api():
             with self._api_call(action):
                 for name in names:
-                    api.request("DELETE", f"/volumes/{name}")
+                    _gone_is_fine(api.request, "DELETE", f"/volumes/{name}")
             return
-        with _translated(action):
-            self._client().volume.remove(list(names))
+        existing = {v.name for v in self.volumes({})}
+        left = [n for n in names if n in existing]
+        if left:
+            with _translated(action):
+                self._client().volume.remove(left)
+
+
+def _gone_is_fine(request: Any, *args: Any, **kwargs: Any) -> None:
+    """A removal whose object is already gone (404) has done its job."""
+    from .dockerapi import APIError
+
+    try:
+        request(*args, **kwargs)
+    except APIError as e:
+        if e.status != 404:
+            raise
 
 
 def _service_of(labels: dict[str, str]) -> str:

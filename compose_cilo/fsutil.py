@@ -76,9 +76,18 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
+    """Remove a file or folder; what is already gone (a concurrent destroy) is fine."""
     import shutil
+    import sys
+
+    def gone_already(exc: BaseException) -> None:
+        if not isinstance(exc, FileNotFoundError):
+            raise exc
 
     if path.is_symlink() or path.is_file():
-        path.unlink()
+        path.unlink(missing_ok=True)
     elif path.exists():
-        shutil.rmtree(path)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=lambda func, target, exc: gone_already(exc))
+        else:
+            shutil.rmtree(path, onerror=lambda func, target, info: gone_already(info[1]))

@@ -85,3 +85,10 @@ def test_context_resolution(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert socket_path("tcp://h:2375") is None
     (tmp_path / "config.json").write_text(json.dumps({"currentContext": "remote"}))
     assert resolve_host(None, None, str(tmp_path)) == "unix:///r.sock"
+
+
+def test_removing_what_is_already_gone_is_fine(engine: Engine, unique: str) -> None:
+    """Two destroys racing (or a user's `docker rm`) must not fail the second one."""
+    engine.remove_networks([f"cilo_gone_{unique}"])
+    engine.remove_volumes([f"cilo_gone_{unique}"])
+    engine.remove_containers([f"cilo_gone_{unique}"])

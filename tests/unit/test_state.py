@@ -127,3 +127,13 @@ def test_leftover_temp_files_are_cleaned() -> None:
 
 def test_schema_ships_inside_the_package() -> None:
     assert state.schema()["properties"]["version"] == {"const": 2}
+
+
+def test_remove_tree_twice_and_of_nothing(tmp_path: Path) -> None:
+    from compose_cilo.fsutil import remove_tree
+
+    (tmp_path / "env" / "workspace" / "deep").mkdir(parents=True)
+    (tmp_path / "env" / "workspace" / "deep" / "f").write_text("x")
+    remove_tree(tmp_path / "env")
+    assert not (tmp_path / "env").exists()
+    remove_tree(tmp_path / "env")  # a concurrent destroy got there first: fine
