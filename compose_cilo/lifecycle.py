@@ -105,19 +105,19 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
             "hostnames": hostnames,
             "replicas": prev.get("replicas", []),
         }
+        if svc.network_mode and svc.network_mode.startswith("service:"):
+            out[name]["shares"] = svc.network_mode.removeprefix("service:")
     ingress = dnsnames.pick_ingress(ingress_flags)
     if ingress:
         out[ingress]["ingress"] = True
     return out
 
 
-def apply_containers(
-    record: Record, containers: list[ContainerInfo], shares: dict[str, str] | None = None
-) -> None:
+def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
     """Record the real containers and their addresses on the environment network.
 
-    `shares` maps a service with `network_mode: service:X` to X: it lives in X's network
-    namespace, so it answers on X's address.
+    A service with `network_mode: service:X` (recorded as `shares: X`) lives in X's
+    network namespace, so it answers on X's address.
     """
     by_service: dict[str, list[ContainerInfo]] = {}
     for c in containers:
@@ -134,8 +134,9 @@ def apply_containers(
         svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
         if found and found[0].addresses.get(record["network"]):
             svc["ip"] = found[0].addresses[record["network"]]
-    for name, parent in (shares or {}).items():
-        if name in services and parent in services:
+    for name, svc in services.items():
+        parent = svc.get("shares")
+        if parent in services:
             services[name]["ip"] = services[parent]["ip"]
             for replica in services[name]["replicas"]:
                 replica["ip"] = services[parent]["ip"]
@@ -282,15 +283,12 @@ def create(ctx: Context, ref: str, copy: bool = False) -> Record:
     return record
 
 
-def refresh(
-    ctx: Context, record: Record, status: str | None = None,
-    shares: dict[str, str] | None = None,
-) -> Record:
+def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
     """Read the environment's containers from the engine and record them."""
     containers = ctx.engine.containers(selector(record))
 
     def change(r: Record) -> None:
-        apply_containers(r, containers, shares)
+        apply_containers(r, containers)
         if status:
             r["status"] = status
 
@@ -301,14 +299,9 @@ def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
        copy: bool = False) -> Record:
     if recreate:
         _reallocate_for_recreate(ctx, ref)
-    record, model = _prepare(ctx, ref, copy)
-    shares = {
-        n: s.network_mode.removeprefix("service:")
-        for n, s in model.services.items()
-        if s.network_mode and s.network_mode.startswith("service:")
-    }
+    record, _ = _prepare(ctx, ref, copy)
     ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
-    record = refresh(ctx, record, "running", shares)
+    record = refresh(ctx, record, "running")
     sync_dns(ctx)
     return record
 
