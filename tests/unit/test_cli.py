@@ -1,0 +1,65 @@
+"""The CLI boundary with a fake engine handed in through run() (no Docker needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compose_cilo import state
+from compose_cilo.cli import run
+from compose_cilo.errors import EngineError
+
+
+class FakeEngine:
+    """Answers the few engine queries read-only commands make."""
+
+    def networks(self, labels=None):
+        return []
+
+    def containers(self, labels):
+        return []
+
+
+class DeadEngine(FakeEngine):
+    def networks(self, labels=None):
+        raise EngineError("cannot reach the Docker engine (fake); start dockerd")
+
+
+def record() -> dict:
+    return {
+        "name": "dev", "project": "shop", "compose_project": "cilo_shop_dev",
+        "status": "created", "subnet": "10.224.0.0/24", "network": "cilo_shop_dev",
+        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
+        "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
+        "override": "/h/envs/shop/dev/override.yml",
+        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
+        "services": {},
+    }
+
+
+def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = record()
+    assert run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
+    (env,) = json.loads(capsys.readouterr().out)
+    assert (env["project"], env["name"], env["subnet"], env["subnet_overlaps"]) == (
+        "shop", "dev", "10.224.0.0/24", [])
+
+
+def test_engine_down_is_a_warning_for_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = record()
+    assert run(["list", "--all"], engine_factory=DeadEngine) == 0
+    out = capsys.readouterr()
+    assert "shop" in out.out and "cannot check subnets for overlaps" in out.err
+
+
+def test_error_boundary_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["status", "shop/nope"], engine_factory=FakeEngine) == 1
+    assert capsys.readouterr().err.startswith("error: environment shop/nope does not exist")
+    assert run(["up", "Bad"], engine_factory=FakeEngine) == 2
+    assert "has uppercase letters" in capsys.readouterr().err
+    assert run(["no-such-command"], engine_factory=FakeEngine) == 2
+    assert run(["docker-cli-plugin-metadata"]) == 0
+    assert json.loads(capsys.readouterr().out)["SchemaVersion"] == "0.1.0"
