@@ -4,6 +4,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if ! docker image inspect cilo-test/busybox >/dev/null 2>&1; then
+    if ! command -v busybox >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "run-demo: installing busybox-static (apt-get), the 1 MB image's only content"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
+    fi
     busybox=$(command -v busybox) || { echo "run-demo: install busybox-static first" >&2; exit 1; }
     ctx=$(mktemp -d)
     trap 'rm -rf "$ctx"' EXIT
