@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's package
+from compose_cilo.dnsproc import free_port  # noqa: E402 - the same helper cilo uses
 
 IMAGE = "cilo-test/busybox"
 CALL_TIMEOUT = 600  # seconds; no single call should come near this
@@ -41,21 +44,6 @@ services:
 
 class BenchError(Exception):
     """A benchmark cannot run here; the message says why and what to do."""
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 for both UDP and TCP (dnsmasq binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise BenchError("no free loopback port found for the benchmark's DNS server")
 
 
 def private_env(home: Path, dns_port: int) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -17,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from compose_cilo.dnsproc import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 TEST_IMAGE = "cilo-test/busybox"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +39,7 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
-    monkeypatch.setenv("CILO_DNS_PORT", str(_free_port()))
+    monkeypatch.setenv("CILO_DNS_PORT", str(free_port()))
     from compose_cilo import config, dnsmasq
 
     config.clear_cache()

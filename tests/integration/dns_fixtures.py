@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from compose_cilo import config, dnsmasq, dnsquery
+from compose_cilo.dnsproc import free_port
 
 
 def require_dnsmasq() -> str:
@@ -30,22 +30,6 @@ def require_dnsmasq() -> str:
     if os.environ.get("CI"):
         pytest.fail(f"dnsmasq is required when CI is set: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        if port > 1024:
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 @dataclass
