@@ -227,6 +227,9 @@ def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             dnsnames.parse_service_labels(svc.name, svc.labels)
+            if svc.network_mode == "host":
+                ctx.say(f"warning: service {svc.name} uses network_mode: host, so it shares the "
+                        "host's network: its ports are not isolated between copies")
         record = state.read_state().environments().get(env_key(model.name, env))
         if record is None:
             record, created = _reserve(ctx, target, model, env, copy)

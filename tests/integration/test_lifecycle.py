@@ -199,3 +199,20 @@ def test_compose_options_mean_what_they_mean_to_compose(tmp_path: Path, cilo: Ci
         cilo("logs", f"custom{unique}/{env}", "web", "--tail", "5", cwd=proj)
     finally:
         cilo("destroy", f"custom{unique}/{env}", "--force", cwd=proj, check=False)
+
+
+def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: str) -> None:
+    proj = copy_project("plain", tmp_path)
+    compose = proj / "compose.yaml"
+    compose.write_text(compose.read_text() + (
+        "  hostnet:\n    image: cilo-test/busybox\n    init: true\n"
+        '    command: ["sleep", "infinity"]\n    network_mode: host\n'))
+    env = f"host{unique}"
+    try:
+        proc = cilo("up", env, cwd=proj)
+        assert "warning: service hostnet uses network_mode: host" in proc.stderr
+        status = json.loads(cilo("status", env, "--json", cwd=proj).stdout)
+        assert status["services"]["hostnet"]["status"] == "running"
+        assert status["services"]["hostnet"]["ip"] is None  # not on the environment network
+    finally:
+        cilo("destroy", env, "--force", cwd=proj, check=False)
