@@ -175,6 +175,9 @@ def list_(
     print(output.list_text(records, overlaps, as_json))
 
 
+app.command("ls", hidden=True, help="Same as list (compose's spelling).")(list_)
+
+
 @app.command()
 def status(
     c: typer.Context,

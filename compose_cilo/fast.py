@@ -25,7 +25,7 @@ def handle(args: list[str], docker_opts: object) -> int | None:
         return 0
     if args[:1] == ["__complete"]:
         return complete(args[1:])
-    if args[:1] == ["list"] and all(a in LIST_FLAGS for a in args[1:]):
+    if args[:1] in (["list"], ["ls"]) and all(a in LIST_FLAGS for a in args[1:]):
         return list_(args[1:], docker_opts)
     return None
 

@@ -63,3 +63,10 @@ def test_error_boundary_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["no-such-command"], engine_factory=FakeEngine) == 2
     assert run(["docker-cli-plugin-metadata"]) == 0
     assert json.loads(capsys.readouterr().out)["SchemaVersion"] == "0.1.0"
+
+
+def test_ls_is_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with state.mutate() as st:
+        st.environments()["shop/dev"] = record()
+    assert run(["ls", "--all", "--json"], engine_factory=FakeEngine) == 0
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["dev"]
