@@ -152,6 +152,20 @@ def unique() -> str:
     return uuid.uuid4().hex[:6]
 
 
+def sample_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/24",
+                  services: dict | None = None) -> dict:
+    """A valid version-2 environment record, for tests that need state without an engine."""
+    return {
+        "name": env, "project": project, "compose_project": f"cilo_{project}_{env}",
+        "status": "created", "subnet": subnet, "network": f"cilo_{project}_{env}",
+        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
+        "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
+        "override": f"/h/envs/{project}/{env}/override.yml",
+        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
+        "services": services or {},
+    }
+
+
 def copy_project(name: str, dest: Path) -> Path:
     """A fresh copy of a test project (tests never run in the checkout's folders)."""
     target = dest / name

@@ -28,7 +28,7 @@ import pytest
 
 from compose_cilo import paths, state
 from compose_cilo.errors import StateError
-from tests.conftest import Cilo, copy_project, need
+from tests.conftest import Cilo, copy_project, need, sample_record
 
 WORKERS = 6
 SECONDS = float(os.environ.get("CILO_CRASH_SECONDS", "20"))
@@ -249,7 +249,7 @@ def test_writers_killed_inside_the_lock_never_break_state(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Engine-free and fast, so the kills land inside the read-modify-write itself."""
-    code = WRITER.format(record=repr(_record()))
+    code = WRITER.format(record=repr(sample_record()))
     rng = random.Random(6)
     temp_seen = 0
     for _ in range(25):
@@ -270,18 +270,6 @@ def test_writers_killed_inside_the_lock_never_break_state(
         pass
     assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
     check_state_invariants()
-
-
-def _record() -> dict:
-    return {
-        "name": "dev", "project": "shop", "compose_project": "cilo_shop_dev",
-        "status": "created", "subnet": "10.224.0.0/24", "network": "cilo_shop_dev",
-        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
-        "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
-        "override": "/h/envs/shop/dev/override.yml",
-        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
-        "services": {},
-    }
 
 
 # --- a really full disk -------------------------------------------------------------------
@@ -305,7 +293,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(
     tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CILO_STATE_PATH", str(tiny_disk / "state.json"))
-    record = _record()
+    record = sample_record()
     with state.mutate() as st:
         st.environments()["shop/dev"] = record
     before = paths.state_path().read_bytes()

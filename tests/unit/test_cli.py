@@ -9,6 +9,7 @@ import pytest
 from compose_cilo import state
 from compose_cilo.cli import run
 from compose_cilo.errors import EngineError
+from tests.conftest import sample_record
 
 
 class FakeEngine:
@@ -26,21 +27,9 @@ class DeadEngine(FakeEngine):
         raise EngineError("cannot reach the Docker engine (fake); start dockerd")
 
 
-def record() -> dict:
-    return {
-        "name": "dev", "project": "shop", "compose_project": "cilo_shop_dev",
-        "status": "created", "subnet": "10.224.0.0/24", "network": "cilo_shop_dev",
-        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
-        "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
-        "override": "/h/envs/shop/dev/override.yml",
-        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
-        "services": {},
-    }
-
-
 def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = record()
+        st.environments()["shop/dev"] = sample_record()
     assert run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
     (env,) = json.loads(capsys.readouterr().out)
     assert (env["project"], env["name"], env["subnet"], env["subnet_overlaps"]) == (
@@ -49,7 +38,7 @@ def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_engine_down_is_a_warning_for_list(capsys: pytest.CaptureFixture[str]) -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = record()
+        st.environments()["shop/dev"] = sample_record()
     assert run(["list", "--all"], engine_factory=DeadEngine) == 0
     out = capsys.readouterr()
     assert "shop" in out.out and "cannot check subnets for overlaps" in out.err
@@ -67,6 +56,6 @@ def test_error_boundary_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_ls_is_list(capsys: pytest.CaptureFixture[str]) -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = record()
+        st.environments()["shop/dev"] = sample_record()
     assert run(["ls", "--all", "--json"], engine_factory=FakeEngine) == 0
     assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["dev"]

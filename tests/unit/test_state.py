@@ -11,19 +11,15 @@ import pytest
 
 from compose_cilo import paths, state
 from compose_cilo.errors import StateError
+from tests.conftest import sample_record
+
+
+WEB = {"web": {"ip": "10.224.0.2", "container": None, "status": "not created",
+               "ingress": True, "hostnames": [], "replicas": []}}
 
 
 def _record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/24") -> dict:
-    return {
-        "name": env, "project": project, "compose_project": f"cilo_{project}_{env}",
-        "status": "created", "subnet": subnet, "network": f"cilo_{project}_{env}",
-        "project_dir": "/src/shop", "compose_files": ["/src/shop/compose.yaml"],
-        "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
-        "override": f"/h/envs/{project}/{env}/override.yml",
-        "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
-        "services": {"web": {"ip": "10.224.0.2", "container": None, "status": "not created",
-                             "ingress": True, "hostnames": [], "replicas": []}},
-    }
+    return sample_record(project, env, subnet, services=WEB)
 
 
 def test_missing_file_is_an_empty_state() -> None:
