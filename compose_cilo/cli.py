@@ -105,11 +105,12 @@ def up(
     build: bool = typer.Option(False, "--build", help="Build images before starting."),
     recreate: bool = typer.Option(False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
     copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
 ) -> None:
     """Create the environment if needed and start it."""
     from . import lifecycle, output
 
-    record = lifecycle.up(_ctx(c), env, build=build, recreate=recreate, copy=copy)
+    record = lifecycle.up(_ctx(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
     print(output.env_status(record, _urls(record)))
 
 
@@ -118,11 +119,12 @@ def create(
     c: typer.Context,
     env: str = typer.Argument(..., help="Environment name (a DNS label)."),
     copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
 ) -> None:
     """Create the environment (network, subnet, override, state) without starting it."""
     from . import lifecycle
 
-    record = lifecycle.create(_ctx(c), env, copy=copy)
+    record = lifecycle.create(_ctx(c), env, copy=copy, strict=strict)
     print(f"environment {record['project']}/{record['name']} created on {record['subnet']}")
 
 

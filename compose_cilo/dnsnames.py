@@ -345,20 +345,23 @@ def _addresses(key: str, service: str, svc: Mapping[str, Any], subnet: Any) -> I
             addr = ipaddress.IPv4Address(ip)
         except (ValueError, TypeError):
             addr = None
-        if addr is None or subnet is None or addr not in subnet:
+        if addr is None or not any(addr in net for net in subnet):
             raise CiloError(
                 f'{key}: service "{_shown(service)}" has address "{_shown(str(ip))}", not an '
-                f"IPv4 address in the environment's subnet {subnet}; run docker cilo up "
+                f"IPv4 address in the environment's subnet{'s' * (len(subnet) > 1)} "
+                f"{', '.join(map(str, subnet))}; run docker cilo up "
                 f"{key} again (or docker cilo doctor)"
             )
         out.add(addr)
     return tuple(str(a) for a in sorted(out))
 
 
-def _subnet(key: str, record: Mapping[str, Any]) -> Any:
+def _subnet(key: str, record: Mapping[str, Any]) -> list[ipaddress.IPv4Network]:
+    """The environment's subnets: its own network's, then its other networks'."""
+    raw = [record.get("subnet"), *(n.get("subnet") for n in (record.get("networks") or {}).values())]
     try:
-        return ipaddress.IPv4Network(record.get("subnet"))
-    except (ValueError, TypeError):
+        return [ipaddress.IPv4Network(s) for s in raw]
+    except (ValueError, TypeError, AttributeError):
         raise CiloError(
             f'{key}: subnet "{_shown(str(record.get("subnet")))}" is not an IPv4 network; '
             "run docker cilo doctor"

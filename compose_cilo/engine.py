@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .dockerapi import DockerAPI
 
-__all__ = ["ContainerInfo", "DockerOptions", "Engine", "NetworkInfo", "VolumeInfo"]
+__all__ = ["ContainerInfo", "DockerOptions", "Engine", "NetworkInfo", "NetworkSpec", "VolumeInfo"]
 
 
 class ContainerInfo(NamedTuple):
@@ -44,6 +44,23 @@ class NetworkInfo(NamedTuple):
     name: str
     subnets: tuple[str, ...]
     labels: dict[str, str]
+
+
+class NetworkSpec(NamedTuple):
+    """A network cilo creates: its own subnet, the user's driver, flags and options."""
+
+    name: str
+    subnet: str
+    gateway: str
+    ip_range: str
+    labels: dict[str, str]
+    driver: str = "bridge"
+    options: dict[str, str] = {}
+    internal: bool = False
+    attachable: bool = False
+    ipv6_subnet: str | None = None
+    ipam_driver: str = "default"
+    ipam_options: dict[str, str] = {}
 
 
 class VolumeInfo(NamedTuple):
@@ -203,29 +220,17 @@ class Engine:
         with _translated("docker version"):
             return str(self._client().version().server.version)
 
-    def create_network(
-        self, name: str, subnet: str, gateway: str, ip_range: str, labels: dict[str, str]
-    ) -> None:
-        action = f"creating docker network {name} ({subnet})"
+    def create_network(self, spec: NetworkSpec) -> None:
+        action = f"creating docker network {spec.name} ({spec.subnet})"
         if api := self._api():
-            body = {
-                "Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels,
-                "IPAM": {"Driver": "default",
-                         "Config": [{"Subnet": subnet, "Gateway": gateway, "IPRange": ip_range}]},
-            }
             with self._api_call(action):
-                api.request("POST", "/networks/create", body)
+                api.request("POST", "/networks/create", _network_body(spec))
             return
         from python_on_whales.utils import run
 
         # python-on-whales has no --ip-range; the same client's command line does
-        argv = [*self._client().client_config.docker_cmd, "network", "create",
-                "--driver", "bridge", "--subnet", subnet, "--gateway", gateway,
-                "--ip-range", ip_range]
-        for key, value in sorted(labels.items()):
-            argv += ["--label", f"{key}={value}"]
         with _translated(action):
-            run([*argv, name])
+            run([*self._client().client_config.docker_cmd, *_network_create_argv(spec)])
 
     def remove_networks(self, names: Sequence[str]) -> None:
         if not names:
@@ -328,6 +333,33 @@ class Engine:
         if left:
             with _translated(action):
                 self._client().volume.remove(left)
+
+
+def _network_body(spec: NetworkSpec) -> dict[str, Any]:
+    config: list[dict[str, str]] = [
+        {"Subnet": spec.subnet, "Gateway": spec.gateway, "IPRange": spec.ip_range}]
+    if spec.ipv6_subnet:
+        config.append({"Subnet": spec.ipv6_subnet})
+    return {
+        "Name": spec.name, "Driver": spec.driver, "CheckDuplicate": True,
+        "Labels": spec.labels, "Options": spec.options, "Internal": spec.internal,
+        "Attachable": spec.attachable, "EnableIPv6": bool(spec.ipv6_subnet),
+        "IPAM": {"Driver": spec.ipam_driver, "Config": config, "Options": spec.ipam_options},
+    }
+
+
+def _network_create_argv(spec: NetworkSpec) -> list[str]:
+    argv = ["network", "create", "--driver", spec.driver, "--subnet", spec.subnet,
+            "--gateway", spec.gateway, "--ip-range", spec.ip_range,
+            "--ipam-driver", spec.ipam_driver]
+    argv += ["--internal"] * spec.internal + ["--attachable"] * spec.attachable
+    if spec.ipv6_subnet:
+        argv += ["--ipv6", "--subnet", spec.ipv6_subnet]
+    for flag, values in (("--opt", spec.options), ("--ipam-opt", spec.ipam_options),
+                         ("--label", spec.labels)):
+        for key, value in sorted(values.items()):
+            argv += [flag, f"{key}={value}"]
+    return [*argv, spec.name]
 
 
 def _gone_is_fine(request: Any, *args: Any, **kwargs: Any) -> None:

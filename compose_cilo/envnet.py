@@ -1,6 +1,9 @@
-"""Each environment's own docker network and /24: allocation inside the state lock.
+"""Each environment's docker networks and their /24s: allocation inside the state lock.
 
-A subnet is free only if it overlaps no docker network on the target engine, no host
+An environment has its own network (the user's `default`) and one network of its own
+for each other network of the user's project that is not external, each on a /24 of
+cilo's pool, never one of dockerd's default address pools (which hold about 31
+networks for the whole engine, the user's own stacks included). A subnet is free only if it overlaps no docker network on the target engine, no host
 route and no other environment in state. Allocation happens inside the lock, so two
 concurrent creates never get the same subnet; the network itself is created outside
 the lock, and if the engine refuses it (someone took the range meanwhile) the subnet is
@@ -13,10 +16,15 @@ import ipaddress
 from collections.abc import Callable
 
 from . import hostroutes, subnets
-from .engine import Engine
+from .engine import Engine, NetworkSpec
 from .errors import CiloError, EngineError
-from .override import address_range, labels
+from .model import PARENT_DRIVERS, NetworkModel
+from .override import NETWORK_LABEL, address_range, labels
 from .state import State
+
+# driver options that name something of the host, which a second network cannot have too
+HOST_GLOBAL_OPTS = ("com.docker.network.bridge.name",)
+IPV6_PREFIX = "fd63:696c"  # ULA prefix ("cil"): each copy network's /64 derives from its /24
 
 MAX_ATTEMPTS = 5
 
@@ -41,11 +49,17 @@ def engine_taken(
     return taken + routes
 
 
+def record_subnets(record: dict) -> list[str]:
+    """Every subnet an environment holds: its own network's, then its other networks'."""
+    return [record["subnet"], *(n["subnet"] for _, n in sorted(record.get("networks", {}).items()))]
+
+
 def state_taken(st: State, except_key: str | None = None) -> list[subnets.Taken]:
     return [
-        subnets.Taken.environment(ipaddress.IPv4Network(env["subnet"]), key)
+        subnets.Taken.environment(ipaddress.IPv4Network(subnet), key)
         for _, key, env in st.all_environments()
         if key != except_key
+        for subnet in record_subnets(env)
     ]
 
 
@@ -56,6 +70,45 @@ def allocate(
     return str(subnets.allocate(pool, [*external, *state_taken(st, key)], exclude=exclude))
 
 
+def allocate_many(st: State, key: str, external: list[subnets.Taken], count: int,
+                  keep: list[str]) -> list[str]:
+    """`count` more free subnets for environment `key`, besides the ones it `keep`s."""
+    held = [ipaddress.IPv4Network(s) for s in keep]
+    out: list[str] = []
+    for _ in range(count):
+        out.append(allocate(st, key, external, [*held, *map(ipaddress.IPv4Network, out)]))
+    return out
+
+
+def ipv6_subnet(subnet: str) -> str:
+    """The IPv6 /64 of a copy network: derived from its IPv4 /24, so unique the same way."""
+    a, b, c, _ = ipaddress.IPv4Network(subnet).network_address.packed
+    return ipaddress.IPv6Network(f"{IPV6_PREFIX}:{a:02x}{b:02x}:{c:02x}00::/64").compressed
+
+
+def network_spec(name: str, subnet: str, key: str, project: str, env: str,
+                 user: NetworkModel | None) -> NetworkSpec:
+    """The network cilo creates for one of the copy's networks (pure).
+
+    The user's driver, flags and options are kept, but not what names something of the
+    host (a bridge name, a macvlan/ipvlan parent interface: without one, docker gives
+    the network a private dummy parent), nor fixed subnets, ranges and addresses.
+    """
+    gateway, ip_range, _ = address_range(subnet)
+    own = {**labels(project, env), NETWORK_LABEL: key}
+    if user is None:
+        return NetworkSpec(name, subnet, gateway, ip_range, own)
+    driver = user.driver or "bridge"
+    options = {k: v for k, v in user.driver_opts.items()
+               if k not in HOST_GLOBAL_OPTS and not (driver in PARENT_DRIVERS and k == "parent")}
+    return NetworkSpec(
+        name, subnet, gateway, ip_range, {**user.labels, **own}, driver=driver,
+        options=options, internal=user.internal, attachable=user.attachable,
+        ipv6_subnet=ipv6_subnet(subnet) if user.enable_ipv6 else None,
+        ipam_driver=user.ipam_driver or "default", ipam_options=dict(user.ipam_options),
+    )
+
+
 def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[str]]:
     """Environments whose subnet now overlaps a host route or a foreign docker network.
 
@@ -64,19 +117,17 @@ def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[
     """
     out: dict[str, list[str]] = {}
     for r in records:
-        own = (f'docker network "{r["network"]}"', f"host route {r['subnet']} dev br-")
+        names = [r["network"], *(n["name"] for n in r.get("networks", {}).values())]
+        own = tuple(f'docker network "{n}"' for n in names) + tuple(
+            f"host route {s} dev br-" for s in record_subnets(r))
         hits = [
-            t.by for t in subnets.overlapping(ipaddress.IPv4Network(r["subnet"]), external)
+            t.by for s in record_subnets(r)
+            for t in subnets.overlapping(ipaddress.IPv4Network(s), external)
             if not t.by.startswith(own)
         ]
         if hits:
             out[f"{r['project']}/{r['name']}"] = hits
     return out
-
-
-def create_network(engine: Engine, name: str, subnet: str, project: str, env: str) -> None:
-    gateway, ip_range, _ = address_range(subnet)
-    engine.create_network(name, subnet, gateway, ip_range, labels(project, env))
 
 
 def is_overlap_refusal(err: EngineError) -> bool:
@@ -86,17 +137,17 @@ def is_overlap_refusal(err: EngineError) -> bool:
 
 def create_with_retry(
     engine: Engine,
-    name: str,
+    spec_for: Callable[[str], NetworkSpec],
     subnet: str,
-    project: str,
-    env: str,
     reallocate: Callable[[list[ipaddress.IPv4Network]], str],
 ) -> str:
     """Create the network; on an overlap refusal move to the next free subnet and retry."""
     refused: list[ipaddress.IPv4Network] = []
+    spec = spec_for(subnet)
     for _ in range(MAX_ATTEMPTS):
+        spec = spec_for(subnet)
         try:
-            create_network(engine, name, subnet, project, env)
+            engine.create_network(spec)
             return subnet
         except EngineError as e:
             if not is_overlap_refusal(e):
@@ -104,7 +155,7 @@ def create_with_retry(
             refused.append(ipaddress.IPv4Network(subnet))
             subnet = reallocate(refused)
     raise CiloError(
-        f"docker refused a network for environment {project}/{env} {MAX_ATTEMPTS} times "
+        f"docker refused network {spec.name} {MAX_ATTEMPTS} times "
         f"(subnets {', '.join(map(str, refused))} overlap networks created meanwhile); "
         "run the command again, or set CILO_BASE_SUBNET to a quieter range"
     )

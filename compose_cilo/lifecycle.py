@@ -7,16 +7,16 @@ engine work (outside the lock, slow) -> record the result (inside the lock).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import dnsnames, envnet, override, paths, state
+from . import copynets, dnsnames, envnet, isolation, override, paths, state
 from .engine import ContainerInfo
 from .errors import CiloError
 from .fsutil import atomic_write, copy_tree, remove_tree
-from .names import compose_project_name, env_key
+from .model import namespace_root
+from .names import compose_project_name, env_key, label_path
 from .project import ComposeTarget, ProjectModel, model_from_config
 from .queries import (
     Context,
@@ -87,6 +87,7 @@ def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy:
         "created_at": stamp,
         "updated_at": stamp,
         "services": {},
+        "networks": {},
     }
 
 
@@ -105,8 +106,8 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
             "hostnames": hostnames,
             "replicas": prev.get("replicas", []),
         }
-        if svc.network_mode and svc.network_mode.startswith("service:"):
-            out[name]["shares"] = svc.network_mode.removeprefix("service:")
+        if (root := namespace_root(model, name)) != name:
+            out[name]["shares"] = root  # network_mode: service: (or container:) of a service
     ingress = dnsnames.pick_ingress(ingress_flags)
     if ingress:
         out[ingress]["ingress"] = True
@@ -123,23 +124,28 @@ def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
     for c in containers:
         by_service.setdefault(c.service, []).append(c)
     services = record["services"]
+    networks = [record["network"], *(n["name"] for _, n in sorted(record["networks"].items()))]
     for name, svc in services.items():
         found = by_service.get(name, [])
         svc["replicas"] = [
-            {"container": c.name, "ip": c.addresses.get(record["network"]), "status": c.state}
-            for c in found
+            {"container": c.name, "ip": _address(c, networks), "status": c.state} for c in found
         ]
         svc["container"] = found[0].name if found else None
         states = {c.state for c in found}
         svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
-        if found and found[0].addresses.get(record["network"]):
-            svc["ip"] = found[0].addresses[record["network"]]
+        if found and (ip := _address(found[0], networks)):
+            svc["ip"] = ip
     for name, svc in services.items():
         parent = svc.get("shares")
         if parent in services:
             services[name]["ip"] = services[parent]["ip"]
             for replica in services[name]["replicas"]:
                 replica["ip"] = services[parent]["ip"]
+
+
+def _address(c: ContainerInfo, networks: list[str]) -> str | None:
+    """A container's address on the environment's own network, else on its first other."""
+    return next((c.addresses[n] for n in networks if c.addresses.get(n)), None)
 
 
 def _update(key: str, change: Callable[[Record], None]) -> Record:
@@ -158,7 +164,8 @@ def _update(key: str, change: Callable[[Record], None]) -> Record:
 def _reserve(
     ctx: Context, target: ComposeTarget, model: ProjectModel, env: str, copy: bool
 ) -> tuple[Record, bool]:
-    """Record the environment with a free subnet and its services, in one locked write.
+    """Record the environment with free subnets (its own network's and one for each of
+    its other networks) and its services, in one locked write.
 
     Returns (record, created): an existing record is returned as it is.
     """
@@ -169,9 +176,22 @@ def _reserve(
         if key in envs:
             return dict(envs[key]), False
         record = new_record(target, model.name, env, envnet.allocate(st, key, external, []), copy)
+        copynets.reserve(st, record, model, external)
         record["services"] = service_records(model, _addresses(record, model), {})
         envs[key] = record
         return dict(record), True
+
+
+def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Record:
+    """An existing environment whose project gained or lost networks: record their subnets."""
+    if not copynets.needs_reserve(record, model):
+        return record
+    external = envnet.engine_taken(ctx.engine)
+    with state.mutate() as st:
+        current = st.environments()[env_key(record["project"], record["name"])]
+        copynets.reserve(st, current, model, external)
+        current["updated_at"] = now()
+        return dict(current)
 
 
 def _addresses(record: Record, model: ProjectModel) -> dict[str, str]:
@@ -190,52 +210,33 @@ def _check_same_project(record: Record, target: ComposeTarget) -> None:
         )
 
 
-def _ensure_network(ctx: Context, record: Record) -> Record:
-    key = env_key(record["project"], record["name"])
-    if record["network"] in {n.name for n in ctx.engine.networks(selector(record))}:
-        return record
-
-    def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
-        external = envnet.engine_taken(ctx.engine)
-        with state.mutate() as st:
-            subnet = envnet.allocate(st, key, external, refused)
-            st.environments()[key]["subnet"] = subnet
-            return subnet
-
-    subnet = envnet.create_with_retry(
-        ctx.engine, record["network"], record["subnet"], record["project"], record["name"],
-        reallocate,
-    )
-    if subnet != record["subnet"]:
-        record = _update(key, lambda r: r.update(subnet=subnet))
-    return record
-
-
-def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
+def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
+             ) -> tuple[Record, ProjectModel]:
     """Create the environment if needed and (re)write its override; no containers yet.
 
     `ref` is ENV (of the project in the working folder) or PROJECT/ENV (an existing one).
     A new environment costs one locked write; if anything after it fails, the record,
-    the network and the folder are removed again.
+    the networks and the folder are removed again.
     """
     project, env = split_ref(ref, ctx.project)
     created = False
     if project:
         record = get_env(ctx, f"{project}/{env}")
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
+        _check_isolation(ctx, model, record["project_dir"], record["copy"], strict)
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             dnsnames.parse_service_labels(svc.name, svc.labels)
-            if svc.network_mode == "host":
-                ctx.say(f"warning: service {svc.name} uses network_mode: host, so it shares the "
-                        "host's network: its ports are not isolated between copies")
         record = state.read_state().environments().get(env_key(model.name, env))
+        _check_isolation(ctx, model, target.project_dir, record["copy"] if record else copy,
+                         strict)
         if record is None:
             record, created = _reserve(ctx, target, model, env, copy)
         _check_same_project(record, target)
     try:
-        record = _ensure_network(ctx, record)
+        record = _reserve_networks(ctx, record, model)
+        record = copynets.ensure(ctx.engine, record, model)
         if record["copy"] and not Path(record["workspace"]).exists():
             ctx.say(f"copying {record['project_dir']} to {record['workspace']}")
             copy_tree(Path(record["project_dir"]), Path(record["workspace"]))
@@ -251,9 +252,20 @@ def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
 
     def record_services(r: Record) -> None:
         r["subnet"] = record["subnet"]
+        r["networks"] = record["networks"]
         r["services"] = service_records(model, addresses, r["services"])
 
     return _update(env_key(record["project"], env), record_services), model
+
+
+def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,
+                     strict: bool) -> None:
+    """Say once per service what a copy shares with the user's stack; --strict refuses."""
+    found = isolation.findings(model, project_dir, copy)
+    if strict and (refusal := isolation.refusal(model.name, found)):
+        raise CiloError(refusal)
+    for line in isolation.messages(found):
+        ctx.say(line)
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
@@ -261,9 +273,9 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
         record["project"], record["name"], record["network"], record["subnet"]
     )
     meta = {
-        "cilo.project_dir": record["project_dir"],
+        "cilo.project_dir": label_path(record["project_dir"]),
         "cilo.profiles": ",".join(record["profiles"]),
-        "cilo.env_files": ",".join(record["env_files"]),
+        "cilo.env_files": ",".join(map(label_path, record["env_files"])),
     }
     text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
@@ -281,8 +293,8 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
-def create(ctx: Context, ref: str, copy: bool = False) -> Record:
-    record, _ = _prepare(ctx, ref, copy)
+def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> Record:
+    record, _ = _prepare(ctx, ref, copy, strict)
     return record
 
 
@@ -299,10 +311,10 @@ def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
 
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
-       copy: bool = False) -> Record:
+       copy: bool = False, strict: bool = False) -> Record:
     if recreate:
         _reallocate_for_recreate(ctx, ref)
-    record, _ = _prepare(ctx, ref, copy)
+    record, _ = _prepare(ctx, ref, copy, strict)
     ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
     record = refresh(ctx, record, "running")
     sync_dns(ctx)
@@ -310,18 +322,22 @@ def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
 
 
 def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
-    """`up --recreate`: containers and network are rebuilt, on the lowest free subnet."""
+    """`up --recreate`: containers and networks are rebuilt, on the lowest free subnets."""
     try:
         record = get_env(ctx, ref)
     except CiloError:
         return  # nothing to recreate yet: up creates it
     ctx.engine.compose_down(env_target(record), volumes=False)
-    ctx.engine.remove_networks([record["network"]])
+    ctx.engine.remove_networks(copynets.names(record))
     key = env_key(record["project"], record["name"])
     external = envnet.engine_taken(ctx.engine, own_network=record["network"])
     with state.mutate() as st:
-        st.environments()[key]["subnet"] = envnet.allocate(st, key, external, [])
-        for svc in st.environments()[key]["services"].values():
+        rec = st.environments()[key]
+        fresh = envnet.allocate_many(st, key, external, 1 + len(rec["networks"]), [])
+        rec["subnet"] = fresh[0]
+        for (_, net), subnet in zip(sorted(rec["networks"].items()), fresh[1:]):
+            net["subnet"] = subnet
+        for svc in rec["services"].values():
             svc["ip"] = None
 
 
@@ -348,8 +364,14 @@ def ensure_running(ctx: Context, ref: str) -> Record:
 
 
 def repair_network(ctx: Context, ref: str) -> Record:
-    """Recreate a missing environment network with the recorded subnet (doctor --fix)."""
-    return _ensure_network(ctx, get_env(ctx, ref))
+    """Recreate the environment's missing networks with their recorded subnets (doctor --fix)."""
+    record = get_env(ctx, ref)
+    model = model_from_config(ctx.engine.compose_config(user_target(record)))
+    fixed = copynets.ensure(ctx.engine, record, model)
+    if fixed == record:
+        return record
+    return _update(env_key(record["project"], record["name"]),
+                   lambda r: r.update(subnet=fixed["subnet"], networks=fixed["networks"]))
 
 
 def adopt(ctx: Context, action: Any) -> Record:
@@ -367,6 +389,7 @@ def adopt(ctx: Context, action: Any) -> Record:
     record = new_record(target, project, env, get("subnet"), copy=workdir != project_dir)
     record["workspace"] = workdir
     record["network"] = get("network")
+    record["networks"] = {k: {"name": n, "subnet": s} for k, n, s in get("networks") or ()}
     if get("compose_project"):
         record["compose_project"] = get("compose_project")
     if record["copy"]:  # the files compose used live in the copy: record the user's paths
@@ -411,15 +434,15 @@ def destroy_all(ctx: Context, every_project: bool) -> list[str]:
 
 
 def _destroy_record(ctx: Context, record: Record) -> None:
-    """Containers, networks, volumes, workspace, state entry: nothing of it is left."""
+    """Containers, networks, volumes, workspace, state entry: nothing of it is left.
+
+    Only what carries the environment's cilo labels is removed: never by name (a name
+    can be the user's), and never through `compose down --volumes`, which removes the
+    volumes a compose file names whoever created them. Containers go first, with their
+    anonymous volumes.
+    """
     key = env_key(record["project"], record["name"])
     ctx.say(f"destroying environment {key}")
-    files_present = all(Path(f).exists() for f in env_target(record).files)
-    if files_present:
-        try:
-            ctx.engine.compose_down(env_target(record))
-        except CiloError as e:
-            ctx.say(f"warning: {e}; removing what carries the environment's labels instead")
     labels = selector(record)
     ctx.engine.remove_containers([c.id for c in ctx.engine.containers(labels)])
     ctx.engine.remove_volumes([v.name for v in ctx.engine.volumes(labels)])

@@ -182,11 +182,39 @@ def v2_to_v1(doc: Doc) -> Doc:
     }
 
 
+# --- version 2 <-> version 3 --------------------------------------------------------------
+# Version 3 records, beside each environment's own network, the other networks cilo
+# creates for it (one per network of the user's project that is not external), each with
+# its subnet from cilo's pool. Version 2 environments had none.
+
+
+def _hosts_map(doc: Doc, version: int, change: Callable[[Doc], None]) -> Doc:
+    out = copy.deepcopy(doc)
+    out["version"] = version
+    for host in out["hosts"].values():
+        for rec in host["environments"].values():
+            change(rec)
+    return out
+
+
+def v2_to_v3(doc: Doc) -> Doc:
+    return _hosts_map(doc, 3, lambda rec: rec.setdefault("networks", {}))
+
+
+def v3_to_v2(doc: Doc) -> Doc:
+    return _hosts_map(doc, 2, lambda rec: rec.pop("networks", None))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, v1_to_v2, v2_to_v1,
         down_drops="hosts other than local, compose files, env files, profiles, --copy "
         "workspaces, service status, ingress, hostnames and replicas",
+    ),
+    Migration(
+        3, v2_to_v3, v3_to_v2,
+        down_drops="the subnets of environments' networks besides their own (the networks "
+        "stay on the engine until the environment is destroyed)",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

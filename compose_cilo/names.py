@@ -61,5 +61,43 @@ def compose_project_name(project: str, env: str) -> str:
 
 
 def project_dns_label(project: str) -> str:
-    """The project name as a DNS label: lowercase, '_' becomes '-'."""
-    return project.lower().replace("_", "-").strip("-")[:63]
+    """The project name as a DNS label: lowercase, '_' becomes '-'.
+
+    A name longer than 63 characters keeps its first 54 and gets '-' and 8 hex digits of
+    its SHA-256, so the label stays valid (no '-' at the end) and distinct per project.
+    """
+    label = project.lower().replace("_", "-").strip("-")
+    if len(label) <= 63:
+        return label
+    import hashlib
+
+    digest = hashlib.sha256(project.encode()).hexdigest()[:8]
+    return f"{label[:54].rstrip('-')}-{digest}"
+
+
+LABEL_PATH_B64 = "b64:"
+
+
+def label_path(path: str) -> str:
+    """A path as a label value: YAML (and compose) take only UTF-8, paths need not be.
+
+    A path that is not valid UTF-8 (Python keeps its bytes as surrogate escapes) is
+    written as `b64:` and the base64 of its bytes; `path_from_label` reads both forms.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        import base64
+        import os
+
+        return LABEL_PATH_B64 + base64.b64encode(os.fsencode(path)).decode()
+    return path
+
+
+def path_from_label(value: str) -> str:
+    if not value.startswith(LABEL_PATH_B64):
+        return value
+    import base64
+    import os
+
+    return os.fsdecode(base64.b64decode(value.removeprefix(LABEL_PATH_B64)))

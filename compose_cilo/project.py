@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .errors import CiloError
+from .model import ProjectModel, ServiceModel, model_from_config  # noqa: F401 (re-exported)
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = (
@@ -47,33 +48,6 @@ class ComposeTarget(NamedTuple):
     env_files: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
     project_name: str | None = None
-
-
-class ServiceModel(NamedTuple):
-    name: str
-    network_mode: str | None
-    networks: dict[str, dict[str, Any] | None]
-    replicated: bool
-    has_ports: bool
-    has_container_name: bool
-    labels: dict[str, str]
-
-
-class ResourceModel(NamedTuple):
-    """A top-level network or volume."""
-
-    key: str
-    name: str
-    external: bool
-    explicit_name: bool
-    fixed_ipam: bool = False
-
-
-class ProjectModel(NamedTuple):
-    name: str
-    services: dict[str, ServiceModel]
-    networks: dict[str, ResourceModel]
-    volumes: dict[str, ResourceModel]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -154,55 +128,3 @@ def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarg
         profiles=profiles,
         project_name=opts.project_name,
     )
-
-
-def _replicated(svc: dict[str, Any]) -> bool:
-    replicas = (svc.get("deploy") or {}).get("replicas")
-    scale = svc.get("scale")
-    return any(isinstance(n, int) and n > 1 for n in (replicas, scale))
-
-
-def _service(name: str, svc: dict[str, Any]) -> ServiceModel:
-    networks = svc.get("networks") or {}
-    if isinstance(networks, list):
-        networks = {n: None for n in networks}
-    labels = svc.get("labels") or {}
-    if isinstance(labels, list):
-        labels = dict(item.partition("=")[::2] for item in labels)
-    network_mode = svc.get("network_mode")
-    if network_mode is None and not networks:
-        networks = {"default": None}
-    return ServiceModel(
-        name=name,
-        network_mode=network_mode,
-        networks=dict(networks),
-        replicated=_replicated(svc),
-        has_ports=bool(svc.get("ports")),
-        has_container_name=bool(svc.get("container_name")),
-        labels={str(k): str(v) for k, v in labels.items()},
-    )
-
-
-def _resource(project: str, key: str, res: dict[str, Any] | None) -> ResourceModel:
-    res = res or {}
-    external = bool(res.get("external"))
-    name = res.get("name") or (key if external else f"{project}_{key}")
-    ipam = res.get("ipam") or {}
-    return ResourceModel(
-        key=key,
-        name=name,
-        external=external,
-        explicit_name=not external and name != f"{project}_{key}",
-        fixed_ipam=bool(ipam.get("config")),
-    )
-
-
-def model_from_config(config: dict[str, Any]) -> ProjectModel:
-    """Turn `docker compose config --format json` output into our small model."""
-    name = config.get("name")
-    if not name:
-        raise CiloError("docker compose config returned no project name; is compose v2 installed?")
-    services = {n: _service(n, s or {}) for n, s in sorted((config.get("services") or {}).items())}
-    networks = {k: _resource(name, k, v) for k, v in sorted((config.get("networks") or {}).items())}
-    volumes = {k: _resource(name, k, v) for k, v in sorted((config.get("volumes") or {}).items())}
-    return ProjectModel(name=name, services=services, networks=networks, volumes=volumes)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .engine import ContainerInfo, NetworkInfo, VolumeInfo
+from .names import path_from_label
+from .override import NETWORK_LABEL
 
 Status = Literal["ok", "warn", "fail"]
 COMPOSE_WORKDIR = "com.docker.compose.project.working_dir"
@@ -62,12 +64,15 @@ def _key(labels: dict[str, str]) -> str | None:
 
 def _env_checks(key: str, record: dict[str, Any], obs: Observed) -> list[Check]:
     containers = [c for c in obs.containers if _key(c.labels) == key]
-    has_network = any(n.name == record["network"] for n in obs.networks)
+    present = {n.name for n in obs.networks}
+    wanted = [record["network"], *(n["name"] for _, n in sorted(record.get("networks", {}).items()))]
+    missing = [n for n in wanted if n not in present]
     out: list[Check] = []
     up = Action("up", key)
-    if not has_network and record["status"] in ("running", "created", "stopped"):
+    if missing and record["status"] in ("running", "created", "stopped"):
         action = up if record["status"] == "running" else Action("network", key)
-        out.append(Check("env.drift", "fail", key, f"network {record['network']} of {key} is missing",
+        what = f"network {missing[0]}" if len(missing) == 1 else f"networks {', '.join(missing)}"
+        out.append(Check("env.drift", "fail", key, f"{what} of {key} is missing",
                          "docker cilo doctor --fix recreates it", (action,)))
     if key in obs.missing_workspaces:
         out.append(Check("env.drift", "fail", key, f"workspace {record['workspace']} of {key} is missing",
@@ -115,10 +120,16 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
               ) -> Action | None:
     """An action that rebuilds the state record from labels, if they are enough."""
     labelled = [c for c in containers if c.labels.get(COMPOSE_WORKDIR) and c.labels.get(COMPOSE_FILES)]
-    # the environment's own network is cilo's, not compose's (compose labels its own)
-    net = next((n for n in networks if n.subnets and "com.docker.compose.network" not in n.labels), None)
+    # cilo creates every network of a copy, labelled with its compose key; the
+    # environment's own is the one named after the compose project (older cilo: the one
+    # compose did not label)
+    compose_project = labelled[0].labels.get("com.docker.compose.project", "") if labelled else ""
+    ours = [n for n in networks if n.subnets and "com.docker.compose.network" not in n.labels]
+    net = next((n for n in ours if n.name == compose_project), ours[0] if ours else None)
     if not labelled or net is None:
         return None
+    others = tuple(sorted((n.labels[NETWORK_LABEL], n.name, n.subnets[0]) for n in ours
+                          if n is not net and n.labels.get(NETWORK_LABEL)))
     c = labelled[0]
     files = [f for f in c.labels[COMPOSE_FILES].split(",") if f]
     return Action("adopt", key, data=(
@@ -126,13 +137,14 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
         ("env", c.labels["cilo.environment"]),
         ("compose_project", c.labels.get("com.docker.compose.project", "")),
         ("working_dir", c.labels[COMPOSE_WORKDIR]),
-        ("project_dir", c.labels.get("cilo.project_dir") or c.labels[COMPOSE_WORKDIR]),
+        ("project_dir", path_from_label(c.labels.get("cilo.project_dir") or c.labels[COMPOSE_WORKDIR])),
         ("files", tuple(files[:-1]) if len(files) > 1 else tuple(files)),
         ("override", files[-1] if len(files) > 1 else ""),
         ("profiles", tuple(p for p in c.labels.get("cilo.profiles", "").split(",") if p)),
-        ("env_files", tuple(p for p in c.labels.get("cilo.env_files", "").split(",") if p)),
+        ("env_files", tuple(path_from_label(p) for p in c.labels.get("cilo.env_files", "").split(",") if p)),
         ("network", net.name),
         ("subnet", net.subnets[0]),
+        ("networks", others),  # (compose key, docker name, subnet) of its other networks
         ("running", any(x.state == "running" for x in containers)),
     ))
 

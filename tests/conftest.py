@@ -154,7 +154,7 @@ def unique() -> str:
 
 def sample_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/24",
                   services: dict | None = None) -> dict:
-    """A valid version-2 environment record, for tests that need state without an engine."""
+    """A valid environment record (current version), for tests that need state without an engine."""
     return {
         "name": env, "project": project, "compose_project": f"cilo_{project}_{env}",
         "status": "created", "subnet": subnet, "network": f"cilo_{project}_{env}",
@@ -162,7 +162,7 @@ def sample_record(project: str = "shop", env: str = "dev", subnet: str = "10.224
         "env_files": [], "profiles": [], "workspace": "/src/shop", "copy": False,
         "override": f"/h/envs/{project}/{env}/override.yml",
         "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
-        "services": services or {},
+        "services": services or {}, "networks": {},
     }
 
 

@@ -90,11 +90,12 @@ def environment(project: str, name: str, subnet: str, services: dict[str, Any],
         "override": f"/home/u/.cilo/envs/{project}/{name}/override.yml",
         "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
         "services": services,
+        "networks": {},
     }
 
 
 def state_doc(envs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"version": 2, "hosts": {"local": {"id": "local", "provider": "docker",
+    return {"version": 3, "hosts": {"local": {"id": "local", "provider": "docker",
                                               "environments": copy.deepcopy(envs)}}}
 
 

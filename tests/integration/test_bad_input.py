@@ -58,8 +58,8 @@ def labelled_compose(label: str, value: str) -> str:
     )
 
 
-V2_ENV_MISSING_SERVICES = (
-    '{"version": 2, "hosts": {"local": {"id": "local", "provider": "docker", "environments": '
+ENV_MISSING_SERVICES = (
+    '{"version": 3, "hosts": {"local": {"id": "local", "provider": "docker", "environments": '
     '{"{p}/keep": {"name": "keep"}}}}}'
 )
 V1_MISSING_SUBNET = json.dumps({
@@ -147,7 +147,7 @@ CASES = [
     case("state-string", "up", "dev", state='"state"', message=r"state file {state} does not hold a JSON"),
     case("state-version-99", "list", "--all", state='{"version": 99, "hosts": {}}',
          message=r"state file {state} has version 99, newer than this cilo understands "
-                 r"\(versions 1-2\); upgrade compose-cilo"),
+                 r"\(versions 1-3\); upgrade compose-cilo"),
     case("state-version-99-migrate", "state", "migrate", "--to", "1",
          state='{"version": 99, "hosts": {}}', message=r"has version 99, newer than this cilo"),
     case("state-version-string", "create", "dev", state='{"version": "2", "hosts": {}}',
@@ -159,7 +159,7 @@ CASES = [
     case("state-invalid-subnet", "list", "--all", state="BAD_SUBNET",
          message=r"state file {state} is invalid: hosts/local/environments/{p}/keep/subnet: "
                  r"'10\.224\.250\.0' does not match"),
-    case("state-invalid-missing-fields", "create", "dev", state=V2_ENV_MISSING_SERVICES,
+    case("state-invalid-missing-fields", "create", "dev", state=ENV_MISSING_SERVICES,
          message=r"state file {state} is invalid: hosts/local/environments/{p}/keep: "
                  r"'project' is a required property"),
     case("state-invalid-extra-field", "state", "show", state="EXTRA_FIELD",
@@ -231,8 +231,8 @@ CASES = [
          message=r"give an environment name or --all \(not both\)"),
     case("usage-unknown-command", "frobnicate", code=2, message=r"No such command 'frobnicate'"),
     case("usage-missing-env", "create", code=2, message=r"Missing argument 'env'"),
-    case("usage-migrate-unknown-version", "state", "migrate", "--to", "3", code=2,
-         message=r"state version 3 does not exist; this cilo knows versions 1-2"),
+    case("usage-migrate-unknown-version", "state", "migrate", "--to", "4", code=2,
+         message=r"state version 4 does not exist; this cilo knows versions 1-3"),
     case("usage-unknown-environment", "status", "nope",
          message=r"environment {p}/nope does not exist; create it with `docker cilo up nope`"),
 ]
@@ -263,8 +263,9 @@ def valid_state(sb: Sandbox) -> dict:
         "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
         "services": {"web": {"ip": "10.224.250.2", "container": None, "status": "not created",
                              "ingress": True, "hostnames": [], "replicas": []}},
+        "networks": {},
     }
-    return {"version": 2, "hosts": {"local": {"id": "local", "provider": "docker",
+    return {"version": 3, "hosts": {"local": {"id": "local", "provider": "docker",
                                               "environments": {f"{sb.project}/keep": record}}}}
 
 

@@ -6,12 +6,13 @@ docker CLI (what tcp/ssh/TLS engines use). Both must return the same small types
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 
 from compose_cilo.dockerapi import resolve_host, socket_path
-from compose_cilo.engine import DockerOptions, Engine
+from compose_cilo.engine import DockerOptions, Engine, NetworkSpec
 from compose_cilo.errors import EngineError
 
 pytestmark = pytest.mark.engine
@@ -29,13 +30,14 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 def test_network_lifecycle_and_labels(engine: Engine, unique: str, test_image: str) -> None:
     name = f"cilo_seam_{unique}"
     labels = {"cilo": "true", "cilo.project": f"seam{unique}", "cilo.environment": "e"}
-    engine.create_network(name, "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels)
+    engine.create_network(NetworkSpec(name, "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels))
     try:
         found = engine.networks({"cilo.project": f"seam{unique}"})
         assert [(n.name, n.subnets, n.labels) for n in found] == [(name, ("10.251.7.0/24",), labels)]
         assert name in {n.name for n in engine.networks()}
         with pytest.raises(EngineError, match=f"creating docker network {name}"):
-            engine.create_network(name + "b", "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels)
+            engine.create_network(NetworkSpec(name + "b", "10.251.7.0/24", "10.251.7.1",
+                                              "10.251.7.128/25", labels))
         # a container on it: state, service label and address come back
         cid = subprocess.run(
             ["docker", "run", "-d", "--network", name, "--label", f"cilo.project=seam{unique}",
@@ -53,6 +55,24 @@ def test_network_lifecycle_and_labels(engine: Engine, unique: str, test_image: s
     finally:
         engine.remove_networks([name])
     assert engine.networks({"cilo.project": f"seam{unique}"}) == []
+
+
+def test_network_flags_and_options_reach_the_engine(engine: Engine, unique: str) -> None:
+    """The user's driver flags and options are what cilo creates a copy's network with."""
+    name = f"cilo_seamflags_{unique}"
+    spec = NetworkSpec(name, "10.251.9.0/24", "10.251.9.1", "10.251.9.128/25",
+                       {"cilo": "true", "cilo.project": f"seamf{unique}"},
+                       options={"com.docker.network.driver.mtu": "1400"}, internal=True,
+                       attachable=True, ipv6_subnet="fd63:696c:afb:900::/64")
+    engine.create_network(spec)
+    try:
+        got = json.loads(subprocess.run(["docker", "network", "inspect", name], check=True,
+                                        capture_output=True, text=True).stdout)[0]
+        assert got["Internal"] and got["Attachable"] and got["EnableIPv6"]
+        assert got["Options"]["com.docker.network.driver.mtu"] == "1400"
+        assert {c["Subnet"] for c in got["IPAM"]["Config"]} == {"10.251.9.0/24", "fd63:696c:afb:900::/64"}
+    finally:
+        engine.remove_networks([name])
 
 
 def test_volumes(engine: Engine, unique: str) -> None:

@@ -88,8 +88,9 @@ def test_two_copies_beside_the_users_own_compose_up(shop: Path, cilo: Cilo, uniq
         assert published_ports("shop-web")["80/tcp"][0]["HostPort"] == "18080"
 
         # a copy serves its own content on its own address, reachable from its network
+        # (db shares `default` with web; api is on `front` only, as in the user's file)
         web_ip = envs[alpha]["services"]["web"]["ip"]
-        got = cilo("exec", alpha, "api", "wget", "-qO-", f"http://{web_ip}/", cwd=shop).stdout
+        got = cilo("exec", alpha, "db", "wget", "-qO-", f"http://{web_ip}/", cwd=shop).stdout
         assert "shop overridden" in got  # docker-compose.override.yml applied to the copy
         # service names resolve inside the copy, across the user's own networks too
         got = cilo("exec", alpha, "api", "wget", "-qO-", "http://web/", cwd=shop).stdout
@@ -209,8 +210,13 @@ def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: s
         '    command: ["sleep", "infinity"]\n    network_mode: host\n'))
     env = f"host{unique}"
     try:
+        refused = cilo("up", f"s{env}", "--strict", cwd=proj, check=False)
+        assert refused.returncode == 1 and "--strict" in refused.stderr
+        assert "service hostnet: network_mode: host" in refused.stderr
+        assert json.loads(cilo("list", "--json", cwd=proj).stdout) == []  # nothing was created
         proc = cilo("up", env, cwd=proj)
-        assert "warning: service hostnet uses network_mode: host" in proc.stderr
+        assert proc.stderr.count("warning: service hostnet shares what a copy cannot isolate: "
+                                 "network_mode: host") == 1
         status = json.loads(cilo("status", env, "--json", cwd=proj).stdout)
         assert status["services"]["hostnet"]["status"] == "running"
         assert status["services"]["hostnet"]["ip"] is None  # not on the environment network

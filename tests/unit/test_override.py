@@ -72,35 +72,35 @@ def test_rendering_is_deterministic() -> None:
     assert _render(shuffled) == _render(SHOP_CONFIG)
 
 
+def _doc(config: dict) -> dict:
+    return yaml.safe_load(_render(config).replace("!reset", "").replace("!override", ""))
+
+
 def test_isolation_rules() -> None:
-    doc = yaml.safe_load(_render(SHOP_CONFIG).replace("!reset", "").replace("!override", ""))
+    doc = _doc(SHOP_CONFIG)
     services = doc["services"]
     # published ports and fixed names are reset wherever the user set them
     assert "ports" in services["web"] and "container_name" in services["web"]
     assert "ports" in services["api"] and "container_name" in services["db"]
-    # every service that can join networks is on the env network; fixed unless replicated
-    assert services["web"]["networks"]["default"] == {"ipv4_address": "10.224.3.5"}  # api .2, db .3, debug .4
+    # services on `default` are on the env network, with a fixed address unless replicated
+    assert services["web"]["networks"]["default"] == {"ipv4_address": "10.224.3.4",
+                                                      "aliases": ["shop-web"]}
     assert services["worker"]["networks"]["default"] == {}
     assert "networks" not in services["sidecar"]
+    # the topology is the user's: api is on front only, as in the user's file
+    assert set(services["api"]["networks"]) == {"front"}
     # a fixed address on a user network is dropped with the network's fixed subnet
     assert "ipv4_address" in services["api"]["networks"]["front"]
+    # every network that is not external is cilo's own for this copy
     assert doc["networks"]["default"] == {"name": "cilo_shop_alpha", "external": True}
-    assert "ipam" in doc["networks"]["front"]
-    assert "name" in doc["networks"]["named"]
+    assert doc["networks"]["front"] == {"name": "cilo_shop_alpha_front", "external": True}
+    assert doc["networks"]["named"] == {"name": "cilo_shop_alpha_named", "external": True}
     assert "shared" not in doc["networks"] and "outside" not in doc["volumes"]
-    assert "name" in doc["volumes"]["legacy"] and "name" not in doc["volumes"]["cache"]
+    # every volume name is reset, the default-looking ones too (compose cannot tell them apart)
+    assert all("name" in doc["volumes"][k] for k in ("legacy", "cache", "dbdata"))
     for svc, body in services.items():
         assert body["labels"] == {"cilo": "true", "cilo.project": "shop",
                                   "cilo.environment": "alpha", "cilo.service": svc, **META}
-
-
-def test_external_default_network_is_left_alone() -> None:
-    config = json.loads(json.dumps(SHOP_CONFIG))
-    config["networks"]["default"] = {"name": "corp", "external": True}
-    doc = yaml.safe_load(_render(config).replace("!reset", "").replace("!override", ""))
-    assert "default" not in doc["networks"]
-    assert doc["networks"]["cilo"] == {"name": "cilo_shop_alpha", "external": True}
-    assert "cilo" in doc["services"]["web"]["networks"]
 
 
 def test_addresses_are_stable_and_in_the_fixed_range() -> None:

@@ -93,5 +93,5 @@ def test_model_reads_what_compose_resolved() -> None:
     assert model.services["web"].labels == {"cilo.ingress": "true"}
     assert model.services["plain"].networks == {"default": None}
     assert model.services["side"].networks == {}
-    assert model.networks["x"].explicit_name and not model.networks["default"].explicit_name
-    assert model.volumes["ext"].external and not model.volumes["ext"].explicit_name
+    assert model.networks["x"].name == "custom" and model.networks["default"].name == "app_default"
+    assert model.volumes["ext"].external and not model.volumes["data"].external

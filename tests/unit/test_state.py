@@ -122,7 +122,8 @@ def test_leftover_temp_files_are_cleaned() -> None:
 
 
 def test_schema_ships_inside_the_package() -> None:
-    assert state.schema()["properties"]["version"] == {"const": 2}
+    assert state.schema()["properties"]["version"] == {"const": state.STATE_VERSION}
+    assert "networks" in state.schema()["$defs"]["environment"]["required"]
 
 
 def test_remove_tree_twice_and_of_nothing(tmp_path: Path) -> None:
