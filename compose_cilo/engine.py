@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dockeropts import DockerOptions
 from .errors import EngineError
-from .project import ComposeTarget
+from .project import ComposeTarget, dotenv_files
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -153,7 +153,7 @@ class Engine:
         argv = [*self.opts.argv(), "compose", "--project-directory", target.project_dir]
         for f in target.files:
             argv += ["--file", f]
-        for f in target.env_files:
+        for f in dotenv_files(target):
             argv += ["--env-file", f]
         for p in target.profiles:
             argv += ["--profile", p]

@@ -47,12 +47,14 @@ def _in_workspace(path: str, record: Record) -> str:
 
 def user_target(record: Record) -> ComposeTarget:
     """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
+    dotenv_dir = record.get("dotenv_dir")
     return ComposeTarget(
         files=tuple(_in_workspace(f, record) for f in record["compose_files"]),
         project_dir=record["workspace"],
         env_files=tuple(_in_workspace(f, record) for f in record["env_files"]),
         profiles=tuple(record["profiles"]),
         project_name=record["project"],
+        dotenv_dir=_in_workspace(dotenv_dir, record) if dotenv_dir else None,
     )
 
 
@@ -70,7 +72,7 @@ def env_target(record: Record) -> ComposeTarget:
 def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
     edir = paths.env_dir(project, env)
     stamp = now()
-    return {
+    record: Record = {
         "name": env,
         "project": project,
         "compose_project": compose_project_name(project, env),
@@ -88,6 +90,9 @@ def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy:
         "updated_at": stamp,
         "services": {},
     }
+    if target.dotenv_dir:  # optional: records without it read only the project folder's .env
+        record["dotenv_dir"] = target.dotenv_dir
+    return record
 
 
 def service_records(model: ProjectModel, addresses: dict[str, str], old: Record) -> Record:
@@ -264,6 +269,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
         "cilo.project_dir": record["project_dir"],
         "cilo.profiles": ",".join(record["profiles"]),
         "cilo.env_files": ",".join(record["env_files"]),
+        **({"cilo.dotenv_dir": record["dotenv_dir"]} if record.get("dotenv_dir") else {}),
     }
     text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
@@ -363,7 +369,8 @@ def adopt(ctx: Context, action: Any) -> Record:
     key = env_key(project, env)
     project_dir, workdir = get("project_dir"), get("working_dir")
     target = ComposeTarget(files=tuple(get("files")), project_dir=project_dir,
-                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")))
+                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")),
+                           dotenv_dir=get("dotenv_dir"))
     record = new_record(target, project, env, get("subnet"), copy=workdir != project_dir)
     record["workspace"] = workdir
     record["network"] = get("network")

@@ -131,6 +131,7 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
         ("override", files[-1] if len(files) > 1 else ""),
         ("profiles", tuple(p for p in c.labels.get("cilo.profiles", "").split(",") if p)),
         ("env_files", tuple(p for p in c.labels.get("cilo.env_files", "").split(",") if p)),
+        ("dotenv_dir", c.labels.get("cilo.dotenv_dir") or None),
         ("network", net.name),
         ("subnet", net.subnets[0]),
         ("running", any(x.state == "running" for x in containers)),
