@@ -111,10 +111,15 @@ class Engine:
             raise EngineError(f"{action} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
         return proc.stdout if capture else ""
 
-    def compose_config(self, target: ComposeTarget) -> dict[str, Any]:
-        """The fully resolved project, as compose sees it (all profiles enabled)."""
+    def compose_config(self, target: ComposeTarget, *, interpolate: bool = True) -> dict[str, Any]:
+        """The fully resolved project, as compose sees it (all profiles enabled).
+
+        `interpolate=False` keeps variables as written, and the `env_file` entries that
+        compose otherwise resolves away.
+        """
         import json
-        argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json"]
+        argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json",
+                *(["--no-interpolate"] * (not interpolate))]
         plugin = self.opts.compose_plugin()
         env = None
         if plugin:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from . import dnsnames, envnet, override, paths, state
+from . import dnsnames, envnet, override, paths, state, workspace
 from .engine import ContainerInfo
 from .errors import CiloError
-from .fsutil import atomic_write, copy_tree, remove_tree
+from .fsutil import atomic_write, ensure_copy, remove_tree, turn
 from .names import compose_project_name, env_key
 from .project import ComposeTarget, ProjectModel, model_from_config
 from .queries import (
@@ -45,11 +46,21 @@ def _in_workspace(path: str, record: Record) -> str:
     return str(Path(record["workspace"]) / rel)
 
 
+def shared_layer_path(record: Record) -> Path:
+    """With --copy: cilo's layer that keeps paths outside the project folder where they are."""
+    return Path(record["override"]).with_name(workspace.LAYER_NAME)
+
+
+def _layers(record: Record) -> tuple[str, ...]:
+    layer = shared_layer_path(record)
+    return (str(layer),) if record["copy"] and layer.is_file() else ()
+
+
 def user_target(record: Record) -> ComposeTarget:
     """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
     dotenv_dir = record.get("dotenv_dir")
     return ComposeTarget(
-        files=tuple(_in_workspace(f, record) for f in record["compose_files"]),
+        files=(*(_in_workspace(f, record) for f in record["compose_files"]), *_layers(record)),
         project_dir=record["workspace"],
         env_files=tuple(_in_workspace(f, record) for f in record["env_files"]),
         profiles=tuple(record["profiles"]),
@@ -241,10 +252,8 @@ def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
         _check_same_project(record, target)
     try:
         record = _ensure_network(ctx, record)
-        if record["copy"] and not Path(record["workspace"]).exists():
-            ctx.say(f"copying {record['project_dir']} to {record['workspace']}")
-            copy_tree(Path(record["project_dir"]), Path(record["workspace"]))
-            model = model_from_config(ctx.engine.compose_config(user_target(record)))
+        if record["copy"]:
+            model = _prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
         write_override(record, model, addresses)
     except BaseException:
@@ -259,6 +268,44 @@ def _prepare(ctx: Context, ref: str, copy: bool) -> tuple[Record, ProjectModel]:
         r["services"] = service_records(model, addresses, r["services"])
 
     return _update(env_key(record["project"], env), record_services), model
+
+
+def _prepare_workspace(ctx: Context, record: Record) -> ProjectModel:
+    """--copy: the workspace (made once), its shared layer (rewritten each time), the model."""
+    made = ensure_copy(Path(record["project_dir"]), Path(record["workspace"]))
+    if made:
+        ctx.say(f"copied {record['project_dir']} to {record['workspace']}")
+    shared = write_shared_layer(ctx, record)
+    if made and shared:
+        ctx.say(f"outside {record['project_dir']}, the copy uses your project's own files (shared, "
+                f"not copied): {', '.join(shared)}")
+    return model_from_config(ctx.engine.compose_config(user_target(record)))
+
+
+def _as_user(record: Record) -> ComposeTarget:
+    """The copy's files with paths resolved as in the user's folder (without the layer)."""
+    target = user_target(record)
+    files = tuple(_in_workspace(f, record) for f in record["compose_files"])
+    return target._replace(files=files, project_dir=record["project_dir"])
+
+
+def _outside_inputs(record: Record) -> list[str]:
+    """Compose and env files outside the project folder: read where they are."""
+    dotenv = [str(Path(d) / ".env") for d in [record.get("dotenv_dir")] if d]
+    return [f for f in [*record["compose_files"], *record["env_files"], *dotenv]
+            if Path(f).is_file() and workspace.is_outside(f, record["project_dir"])]
+
+
+def write_shared_layer(ctx: Context, record: Record) -> list[str]:
+    """Write the copy's shared layer; the outside paths it shares with the user's project."""
+    target = _as_user(record)
+    config = ctx.engine.compose_config(target)
+    raw = ctx.engine.compose_config(target, interpolate=False)
+    layer = workspace.shared_layer(config, raw, record["project_dir"])
+    path = shared_layer_path(record)
+    paths.ensure_private_dir(path.parent)
+    atomic_write(path, workspace.render_layer(layer), 0o600)
+    return sorted({*_outside_inputs(record), *workspace.shared_paths(layer, record["project_dir"])})
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
@@ -287,8 +334,19 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
+def _env_turn(ctx: Context, ref: str) -> AbstractContextManager[None]:
+    """One create/up of an environment name at a time (per cilo home).
+
+    Two `up X` of a new environment would otherwise race on its network and containers.
+    Keyed by the name alone, so no compose call is needed to know the project first.
+    """
+    _, env = split_ref(ref, ctx.project)
+    return turn(paths.cilo_home() / "locks" / f"{env}.lock", f"creating or starting environment {env}")
+
+
 def create(ctx: Context, ref: str, copy: bool = False) -> Record:
-    record, _ = _prepare(ctx, ref, copy)
+    with _env_turn(ctx, ref):
+        record, _ = _prepare(ctx, ref, copy)
     return record
 
 
@@ -306,11 +364,12 @@ def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
        copy: bool = False) -> Record:
-    if recreate:
-        _reallocate_for_recreate(ctx, ref)
-    record, _ = _prepare(ctx, ref, copy)
-    ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
-    record = refresh(ctx, record, "running")
+    with _env_turn(ctx, ref):
+        if recreate:
+            _reallocate_for_recreate(ctx, ref)
+        record, _ = _prepare(ctx, ref, copy)
+        ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
+        record = refresh(ctx, record, "running")
     sync_dns(ctx)
     return record
 
