@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -334,14 +335,32 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
-def _env_turn(ctx: Context, ref: str) -> AbstractContextManager[None]:
-    """One create/up of an environment name at a time (per cilo home).
+@contextmanager
+def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
+    """One create/up of an environment at a time (per cilo home).
 
     Two `up X` of a new environment would otherwise race on its network and containers.
-    Keyed by the name alone, so no compose call is needed to know the project first.
+    The project is found first (from state, else compose), so bad input fails before any
+    lock file is made; a create that failed leaves none either (bad input changes nothing).
     """
-    _, env = split_ref(ref, ctx.project)
-    return turn(paths.cilo_home() / "locks" / f"{env}.lock", f"creating or starting environment {env}")
+    project, env = split_ref(ref, ctx.project)
+    project = project or current_project(ctx) or ""
+    lock = paths.cilo_home() / "locks" / project / f"{env}.lock"
+    try:
+        with turn(lock, f"creating or starting environment {project}/{env}"):
+            yield
+    finally:
+        if env_key(project, env) not in state.read_state().environments():
+            _remove_lock(lock)
+
+
+def _remove_lock(lock: Path) -> None:
+    lock.unlink(missing_ok=True)
+    for folder in (lock.parent, lock.parent.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: other environments' locks
 
 
 def create(ctx: Context, ref: str, copy: bool = False) -> Record:
