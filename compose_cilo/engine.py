@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dockeropts import DockerOptions
 from .errors import EngineError
-from .project import ComposeTarget
+from .project import ComposeTarget, dotenv_files
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -128,10 +128,15 @@ class Engine:
             raise EngineError(f"{action} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
         return proc.stdout if capture else ""
 
-    def compose_config(self, target: ComposeTarget) -> dict[str, Any]:
-        """The fully resolved project, as compose sees it (all profiles enabled)."""
+    def compose_config(self, target: ComposeTarget, *, interpolate: bool = True) -> dict[str, Any]:
+        """The fully resolved project, as compose sees it (all profiles enabled).
+
+        `interpolate=False` keeps variables as written, and the `env_file` entries that
+        compose otherwise resolves away.
+        """
         import json
-        argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json"]
+        argv = [*self.compose_argv(target._replace(profiles=("*",))), "config", "--format", "json",
+                *(["--no-interpolate"] * (not interpolate))]
         plugin = self.opts.compose_plugin()
         env = None
         if plugin:
@@ -170,7 +175,7 @@ class Engine:
         argv = [*self.opts.argv(), "compose", "--project-directory", target.project_dir]
         for f in target.files:
             argv += ["--file", f]
-        for f in target.env_files:
+        for f in dotenv_files(target):
             argv += ["--env-file", f]
         for p in target.profiles:
             argv += ["--profile", p]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TMP_PREFIX = ".cilo-tmp-"
@@ -73,6 +75,44 @@ def copy_tree(src: Path, dst: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+TURN_TIMEOUT = 600.0  # seconds: copying a big project or `compose up --build` takes a while
+
+
+@contextmanager
+def turn(lock: Path, what: str, timeout: float = TURN_TIMEOUT) -> Iterator[None]:
+    """Hold an exclusive flock on `lock` while doing `what`; others wait their turn.
+
+    flock: a holder that dies releases it, so a killed cilo never blocks the next one.
+    """
+    from filelock import FileLock, Timeout
+
+    from .errors import CiloError
+
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with FileLock(str(lock), timeout=timeout):
+            yield
+    except Timeout:
+        raise CiloError(
+            f"another cilo is still {what} after {timeout:.0f} s (lock {lock}); wait for it "
+            "to finish, or end it and run the command again"
+        ) from None
+
+
+def ensure_copy(src: Path, dst: Path) -> bool:
+    """Copy `src` to `dst` unless it is there; True if this call made it.
+
+    Concurrent callers (two `up X --copy` of a new environment) take turns on a lock
+    beside `dst`: the second waits, then finds the copy made. Under the lock a
+    `.partial` left by a killed copier is nobody's and is removed.
+    """
+    with turn(dst.with_name(dst.name + ".lock"), f"copying {src} to {dst}"):
+        if dst.exists():
+            return False
+        copy_tree(src, dst)
+        return True
 
 
 def remove_tree(path: Path) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import copynets, dnsnames, envnet, isolation, override, paths, state
+from . import copynets, dnsnames, envnet, isolation, override, paths, state, workspace
 from .engine import ContainerInfo
 from .errors import CiloError
-from .fsutil import atomic_write, copy_tree, remove_tree
+from .fsutil import atomic_write, ensure_copy, remove_tree, turn
 from .model import namespace_root
 from .names import compose_project_name, env_key, label_path
 from .project import ComposeTarget, ProjectModel, model_from_config
@@ -45,14 +47,26 @@ def _in_workspace(path: str, record: Record) -> str:
     return str(Path(record["workspace"]) / rel)
 
 
+def shared_layer_path(record: Record) -> Path:
+    """With --copy: cilo's layer that keeps paths outside the project folder where they are."""
+    return Path(record["override"]).with_name(workspace.LAYER_NAME)
+
+
+def _layers(record: Record) -> tuple[str, ...]:
+    layer = shared_layer_path(record)
+    return (str(layer),) if record["copy"] and layer.is_file() else ()
+
+
 def user_target(record: Record) -> ComposeTarget:
     """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
+    dotenv_dir = record.get("dotenv_dir")
     return ComposeTarget(
-        files=tuple(_in_workspace(f, record) for f in record["compose_files"]),
+        files=(*(_in_workspace(f, record) for f in record["compose_files"]), *_layers(record)),
         project_dir=record["workspace"],
         env_files=tuple(_in_workspace(f, record) for f in record["env_files"]),
         profiles=tuple(record["profiles"]),
         project_name=record["project"],
+        dotenv_dir=_in_workspace(dotenv_dir, record) if dotenv_dir else None,
     )
 
 
@@ -70,7 +84,7 @@ def env_target(record: Record) -> ComposeTarget:
 def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
     edir = paths.env_dir(project, env)
     stamp = now()
-    return {
+    record: Record = {
         "name": env,
         "project": project,
         "compose_project": compose_project_name(project, env),
@@ -89,6 +103,9 @@ def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy:
         "services": {},
         "networks": {},
     }
+    if target.dotenv_dir:  # optional: records without it read only the project folder's .env
+        record["dotenv_dir"] = target.dotenv_dir
+    return record
 
 
 def service_records(model: ProjectModel, addresses: dict[str, str], old: Record) -> Record:
@@ -237,10 +254,8 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     try:
         record = _reserve_networks(ctx, record, model)
         record = copynets.ensure(ctx.engine, record, model)
-        if record["copy"] and not Path(record["workspace"]).exists():
-            ctx.say(f"copying {record['project_dir']} to {record['workspace']}")
-            copy_tree(Path(record["project_dir"]), Path(record["workspace"]))
-            model = model_from_config(ctx.engine.compose_config(user_target(record)))
+        if record["copy"]:
+            model = _prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
         write_override(record, model, addresses)
     except BaseException:
@@ -268,6 +283,44 @@ def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: 
         ctx.say(line)
 
 
+def _prepare_workspace(ctx: Context, record: Record) -> ProjectModel:
+    """--copy: the workspace (made once), its shared layer (rewritten each time), the model."""
+    made = ensure_copy(Path(record["project_dir"]), Path(record["workspace"]))
+    if made:
+        ctx.say(f"copied {record['project_dir']} to {record['workspace']}")
+    shared = write_shared_layer(ctx, record)
+    if made and shared:
+        ctx.say(f"outside {record['project_dir']}, the copy uses your project's own files (shared, "
+                f"not copied): {', '.join(shared)}")
+    return model_from_config(ctx.engine.compose_config(user_target(record)))
+
+
+def _as_user(record: Record) -> ComposeTarget:
+    """The copy's files with paths resolved as in the user's folder (without the layer)."""
+    target = user_target(record)
+    files = tuple(_in_workspace(f, record) for f in record["compose_files"])
+    return target._replace(files=files, project_dir=record["project_dir"])
+
+
+def _outside_inputs(record: Record) -> list[str]:
+    """Compose and env files outside the project folder: read where they are."""
+    dotenv = [str(Path(d) / ".env") for d in [record.get("dotenv_dir")] if d]
+    return [f for f in [*record["compose_files"], *record["env_files"], *dotenv]
+            if Path(f).is_file() and workspace.is_outside(f, record["project_dir"])]
+
+
+def write_shared_layer(ctx: Context, record: Record) -> list[str]:
+    """Write the copy's shared layer; the outside paths it shares with the user's project."""
+    target = _as_user(record)
+    config = ctx.engine.compose_config(target)
+    raw = ctx.engine.compose_config(target, interpolate=False)
+    layer = workspace.shared_layer(config, raw, record["project_dir"])
+    path = shared_layer_path(record)
+    paths.ensure_private_dir(path.parent)
+    atomic_write(path, workspace.render_layer(layer), 0o600)
+    return sorted({*_outside_inputs(record), *workspace.shared_paths(layer, record["project_dir"])})
+
+
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
     ident = override.EnvIdentity(
         record["project"], record["name"], record["network"], record["subnet"]
@@ -276,6 +329,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
         "cilo.project_dir": label_path(record["project_dir"]),
         "cilo.profiles": ",".join(record["profiles"]),
         "cilo.env_files": ",".join(map(label_path, record["env_files"])),
+        **({"cilo.dotenv_dir": label_path(record["dotenv_dir"])} if record.get("dotenv_dir") else {}),
     }
     text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
@@ -293,8 +347,37 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
+@contextmanager
+def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
+    """One create/up of an environment at a time (per cilo home).
+
+    Two `up X` of a new environment would otherwise race on its network and containers.
+    The project is found first (from state, else compose), so bad input fails before any
+    lock file is made; a create that failed leaves none either (bad input changes nothing).
+    """
+    project, env = split_ref(ref, ctx.project)
+    project = project or current_project(ctx) or ""
+    lock = paths.cilo_home() / "locks" / project / f"{env}.lock"
+    try:
+        with turn(lock, f"creating or starting environment {project}/{env}"):
+            yield
+    finally:
+        if env_key(project, env) not in state.read_state().environments():
+            _remove_lock(lock)
+
+
+def _remove_lock(lock: Path) -> None:
+    lock.unlink(missing_ok=True)
+    for folder in (lock.parent, lock.parent.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: other environments' locks
+
+
 def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> Record:
-    record, _ = _prepare(ctx, ref, copy, strict)
+    with _env_turn(ctx, ref):
+        record, _ = _prepare(ctx, ref, copy, strict)
     return record
 
 
@@ -312,11 +395,12 @@ def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
        copy: bool = False, strict: bool = False) -> Record:
-    if recreate:
-        _reallocate_for_recreate(ctx, ref)
-    record, _ = _prepare(ctx, ref, copy, strict)
-    ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
-    record = refresh(ctx, record, "running")
+    with _env_turn(ctx, ref):
+        if recreate:
+            _reallocate_for_recreate(ctx, ref)
+        record, _ = _prepare(ctx, ref, copy, strict)
+        ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
+        record = refresh(ctx, record, "running")
     sync_dns(ctx)
     return record
 
@@ -385,7 +469,8 @@ def adopt(ctx: Context, action: Any) -> Record:
     key = env_key(project, env)
     project_dir, workdir = get("project_dir"), get("working_dir")
     target = ComposeTarget(files=tuple(get("files")), project_dir=project_dir,
-                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")))
+                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")),
+                           dotenv_dir=get("dotenv_dir"))
     record = new_record(target, project, env, get("subnet"), copy=workdir != project_dir)
     record["workspace"] = workdir
     record["network"] = get("network")

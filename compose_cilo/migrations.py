@@ -201,8 +201,13 @@ def v2_to_v3(doc: Doc) -> Doc:
     return _hosts_map(doc, 3, lambda rec: rec.setdefault("networks", {}))
 
 
+def _drop_v3_fields(rec: Doc) -> None:
+    rec.pop("networks", None)
+    rec.pop("dotenv_dir", None)
+
+
 def v3_to_v2(doc: Doc) -> Doc:
-    return _hosts_map(doc, 2, lambda rec: rec.pop("networks", None))
+    return _hosts_map(doc, 2, _drop_v3_fields)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -214,7 +219,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3, v2_to_v3, v3_to_v2,
         down_drops="the subnets of environments' networks besides their own (the networks "
-        "stay on the engine until the environment is destroyed)",
+        "stay on the engine until the environment is destroyed) and the working folder whose "
+        ".env compose reads first",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

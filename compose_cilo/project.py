@@ -1,10 +1,18 @@
 """What the user's compose project is: its files (found as compose finds them) and its model.
 
-Discovery mirrors compose v2: `-f` files, else COMPOSE_FILE (environment, then the `.env`
-of the working folder), else compose.yaml / compose.yml / docker-compose.yaml /
+Discovery mirrors compose v2.40 (cmd/compose/compose.go, compose-go's cli/options.go):
+`-f` files, else COMPOSE_FILE (environment, then the working folder's `.env`; relative
+paths against the current folder), else compose.yaml / compose.yml / docker-compose.yaml /
 docker-compose.yml in the working folder or the nearest parent, plus the first
 `*.override.y*ml` beside it. We must know the files because the generated override is
 passed as the last `-f`, and an explicit `-f` turns compose's own auto-loading off.
+
+The working folder is `--project-directory`, else the first `-f` file's folder, else the
+current folder. Compose reads its `.env` first, then the `.env` beside the first compose
+file; for each variable the environment wins, then the first file that sets it. When the
+two differ (COMPOSE_FILE into a subfolder, a compose file found in a parent folder) the
+target records the working folder (`dotenv_dir`), so compose can be given both files
+explicitly from anywhere later: see `dotenv_files`.
 
 The model itself always comes from `docker compose config`, so extends, include,
 profiles, anchors and interpolation are compose's own work.
@@ -48,6 +56,8 @@ class ComposeTarget(NamedTuple):
     env_files: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
     project_name: str | None = None
+    # the folder compose ran in, when its `.env` is not the project folder's (see dotenv_files)
+    dotenv_dir: str | None = None
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -69,14 +79,38 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _setting(name: str, workdir: Path, env_files: tuple[str, ...]) -> str | None:
+def _setting(name: str, dotenvs: tuple[str, ...]) -> str | None:
+    """A COMPOSE_* setting as compose reads it: the environment, then each `.env` in turn."""
     if os.environ.get(name):
         return os.environ[name]
-    for env_file in env_files or (str(workdir / ".env"),):
+    for env_file in dotenvs:
         value = read_dotenv(Path(env_file)).get(name)
         if value:
             return value
     return None
+
+
+def dotenv_files(target: ComposeTarget) -> tuple[str, ...]:
+    """The env files to pass compose so it reads what it read where the user ran it.
+
+    `--env-file` is used as given. Otherwise, when the working folder's `.env` is not the
+    project folder's, compose read both, the working folder's first (first to set a
+    variable wins). Explicit env files are read in order with the last one winning, and
+    each may refer to variables of the files before it: the working folder's file, the
+    project folder's, then the working folder's again gives compose's result (the second
+    pass restores the working folder's values, the first lets the project folder's file
+    refer to them). Files are looked up now, as compose looks them up on every run.
+    """
+    if target.env_files:
+        return target.env_files
+    if not target.dotenv_dir or target.dotenv_dir == target.project_dir:
+        return ()
+    first, second = Path(target.dotenv_dir, ".env"), Path(target.project_dir, ".env")
+    if not first.is_file():
+        return ()  # compose reads only the project folder's, as --project-directory does
+    if not second.is_file():
+        return (str(first),)
+    return (str(first), str(second), str(first))
 
 
 def _absolute(path: str, base: Path) -> str:
@@ -99,32 +133,52 @@ def _find_default_files(start: Path) -> list[Path]:
         folder = folder.parent
 
 
+def _working_dir(opts: ComposeOptions, cwd: Path) -> Path:
+    """compose's working folder: --project-directory, else the first -f file's, else cwd."""
+    if opts.project_directory:
+        return Path(_absolute(opts.project_directory, cwd))
+    if opts.files and opts.files[0] != "-":
+        return Path(_absolute(opts.files[0], cwd)).parent
+    return cwd
+
+
+def _find_files(opts: ComposeOptions, cwd: Path, workdir: Path, dotenvs: tuple[str, ...]) -> list[str]:
+    if opts.files:
+        return [_absolute(f, cwd) for f in opts.files]
+    if compose_file := _setting("COMPOSE_FILE", dotenvs):
+        sep = _setting("COMPOSE_PATH_SEPARATOR", dotenvs) or os.pathsep
+        # compose makes these absolute against the current folder, whatever the project folder
+        return [_absolute(f, cwd) for f in compose_file.split(sep) if f]
+    return [str(p) for p in _find_default_files(workdir)]
+
+
+def _profiles(opts: ComposeOptions, dotenvs: tuple[str, ...]) -> tuple[str, ...]:
+    if opts.profiles:
+        return opts.profiles
+    env_profiles = _setting("COMPOSE_PROFILES", dotenvs) or ""
+    return tuple(p.strip() for p in env_profiles.split(",") if p.strip())
+
+
 def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarget:
     """Find the compose files, project folder, env files and profiles, like compose."""
     cwd = (cwd or Path.cwd()).absolute()
-    workdir = Path(_absolute(opts.project_directory, cwd)) if opts.project_directory else cwd
+    workdir = _working_dir(opts, cwd)
     env_files = tuple(_absolute(f, cwd) for f in opts.env_files)
     for f in env_files:
         if not Path(f).is_file():
             raise CiloError(f"env file {f} not found; fix the --env-file path")
-    if opts.files:
-        files = [_absolute(f, cwd) for f in opts.files]
-    elif compose_file := _setting("COMPOSE_FILE", workdir, env_files):
-        sep = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-        files = [_absolute(f, workdir) for f in compose_file.split(sep) if f]
-    else:
-        files = [str(p) for p in _find_default_files(workdir)]
+    files = _find_files(opts, cwd, workdir, env_files or (str(workdir / ".env"),))
     for f in files:
         if f != "-" and not Path(f).is_file():
             raise CiloError(f"compose file {f} not found; fix the -f / COMPOSE_FILE path")
     project_dir = str(workdir) if opts.project_directory else str(Path(files[0]).parent)
-    profiles = opts.profiles
-    if not profiles and (env_profiles := os.environ.get("COMPOSE_PROFILES")):
-        profiles = tuple(p.strip() for p in env_profiles.split(",") if p.strip())
-    return ComposeTarget(
+    target = ComposeTarget(
         files=tuple(files),
         project_dir=project_dir,
         env_files=env_files,
-        profiles=profiles,
         project_name=opts.project_name,
+        dotenv_dir=None if env_files or str(workdir) == project_dir else str(workdir),
     )
+    dotenvs = dotenv_files(target) or (str(Path(project_dir) / ".env"),)
+    return target._replace(profiles=_profiles(opts, dotenvs))
+

@@ -142,6 +142,7 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
         ("override", files[-1] if len(files) > 1 else ""),
         ("profiles", tuple(p for p in c.labels.get("cilo.profiles", "").split(",") if p)),
         ("env_files", tuple(path_from_label(p) for p in c.labels.get("cilo.env_files", "").split(",") if p)),
+        ("dotenv_dir", path_from_label(c.labels.get("cilo.dotenv_dir", "")) or None),
         ("network", net.name),
         ("subnet", net.subnets[0]),
         ("networks", others),  # (compose key, docker name, subnet) of its other networks

@@ -72,6 +72,14 @@ def engine_available() -> None:
 
 
 @pytest.fixture(scope="session")
+def compose_cli() -> None:
+    """The docker CLI with compose v2: enough for `docker compose config` (no engine)."""
+    ok = shutil.which("docker") is not None and subprocess.run(
+        ["docker", "compose", "version"], capture_output=True).returncode == 0
+    need("docker compose v2", ok, "install it with ./install.sh --dev")
+
+
+@pytest.fixture(scope="session")
 def test_image(engine_available: None, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 1 MB image with sh, sleep, httpd, nc and wget, built locally (no registry here)."""
     if subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True).returncode == 0:

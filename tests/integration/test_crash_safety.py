@@ -217,11 +217,11 @@ def test_a_hand_written_v1_file_is_migrated_by_the_first_list(cilo: Cilo, tmp_pa
     assert {(e["project"], e["name"], e["subnet"]) for e in json.loads(listed.stdout)} == {
         ("shop", "dev", "10.224.201.0/24"), ("blog", "qa", "10.224.202.0/24")}
     assert "migrated state file" in listed.stderr
-    assert json.loads(path.read_text())["version"] == 2
+    assert json.loads(path.read_text())["version"] == state.STATE_VERSION
     assert state.backup_path(path, 1).read_text() == V1_STATE
 
     shown = json.loads(cilo("state", "show", "--json", cwd=tmp_path).stdout)
-    assert (shown["version"], shown["environments"], shown["services"]) == (2, 2, 1)
+    assert (shown["version"], shown["environments"], shown["services"]) == (state.STATE_VERSION, 2, 1)
     cilo("state", "migrate", "--to", "1", cwd=tmp_path)
     assert json.loads(path.read_text()) == json.loads(V1_STATE)  # equivalent to the original
 

@@ -222,3 +222,87 @@ def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: s
         assert status["services"]["hostnet"]["ip"] is None  # not on the environment network
     finally:
         cilo("destroy", env, "--force", cwd=proj, check=False)
+
+
+OUTSIDE_COMPOSE = """services:
+  app:
+    build: ../shared/app
+    image: cilo-test/busybox
+    init: true
+    command: ["sleep", "infinity"]
+    volumes: ["../shared/src:/src", "./data:/data"]
+    env_file:
+      - ../shared/required.env
+      - path: ../shared/optional.env
+        required: false
+      - path: ../shared/absent.env
+        required: false
+      - ./local.env
+"""
+
+
+@pytest.fixture
+def outside(tmp_path: Path, cilo: Cilo) -> Iterator[Path]:
+    """A project whose build context, a bind mount and env files lie outside its folder."""
+    root = tmp_path / "tree"
+    proj = root / "proj"
+    for rel, text in {
+        "proj/compose.yaml": OUTSIDE_COMPOSE, "proj/local.env": "L=local\n",
+        "proj/data/d.txt": "inside\n", "shared/app/Dockerfile": "FROM cilo-test/busybox\n",
+        "shared/src/hello.txt": "hello from the user's src\n",
+        "shared/required.env": "R=required\n", "shared/optional.env": "O=optional\n",
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    try:
+        yield proj
+    finally:
+        cilo("destroy", "--all", "--force", cwd=proj, check=False)
+
+
+def test_copy_uses_what_lies_outside_the_project_where_it_is(outside: Path, cilo: Cilo, unique: str,
+                                                             cilo_home: Path) -> None:
+    """Issue 10 item 9: build contexts, bind mounts and env files outside the folder."""
+    env = f"out-{unique}"
+    shared = outside.parent / "shared"
+    before = tree_digest(outside.parent)
+    first = cilo("up", env, "--copy", cwd=outside)
+    assert first.stderr.count(str(shared / "src")) == 1, first.stderr  # said once
+    assert str(shared / "required.env") in first.stderr and str(shared / "app") in first.stderr
+    got = cilo("exec", env, "app", "sh", "-c", "cat /src/hello.txt /data/d.txt; echo $R $O $L",
+               cwd=outside).stdout.split("\n")
+    assert got[:3] == ["hello from the user's src", "inside", "required optional local"]
+    config = json.loads(cilo("compose", env, "config", "--format", "json", cwd=outside).stdout)
+    workspace = cilo_home / "envs" / "proj" / env / "workspace"
+    app = config["services"]["app"]
+    assert app["build"]["context"] == str(shared / "app")
+    assert {v["target"]: v["source"] for v in app["volumes"]} == {
+        "/src": str(shared / "src"), "/data": str(workspace / "data")}
+    again = cilo("up", env, "--copy", cwd=outside)
+    assert str(shared) not in again.stderr  # only the first up says it
+    assert tree_digest(outside.parent) == before, "the user's files changed"
+
+
+def test_concurrent_copies_of_a_new_environment_both_succeed(tmp_path: Path, cilo: Cilo, unique: str,
+                                                             cilo_home: Path) -> None:
+    import os
+
+    outside = copy_project("plain", tmp_path)
+    (outside / "src").mkdir()
+    for i in range(3000):  # a copy that takes long enough for the two to overlap
+        (outside / "src" / f"f{i}.txt").write_text(f"{i}\n")
+    env = f"race-{unique}"
+    full_env = {**os.environ, "DOCKER_CONFIG": str(cilo.docker_config)}
+    procs = [subprocess.Popen(["docker", "cilo", "up", env, "--copy"], cwd=outside, env=full_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    try:
+        env_dir = cilo_home / "envs" / "plain" / env
+        assert not (env_dir / "workspace.partial").exists()
+        assert (env_dir / "workspace" / "compose.yaml").is_file()
+        status = json.loads(cilo("status", env, "--json", cwd=outside).stdout)
+        assert {s["status"] for s in status["services"].values()} == {"running"}
+    finally:
+        cilo("destroy", env, "--force", cwd=outside, check=False)

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from compose_cilo import isolation
-from tests.conftest import PROJECTS, need
+from tests.conftest import PROJECTS
 from tests.invariants import Copy, global_names, render_copy, user_global_names, violations
 
 CASES = PROJECTS / "isolation"
 GOLDEN = Path(__file__).parent.parent / "golden" / "override"
-
-
-@pytest.fixture(scope="session")
-def compose_cli() -> None:
-    ok = shutil.which("docker") is not None and subprocess.run(
-        ["docker", "compose", "version"], capture_output=True).returncode == 0
-    need("docker compose v2", ok, "install it with ./install.sh --dev")
 
 
 def _copies(case: str, tmp_path: Path) -> tuple[Copy, Copy]:

@@ -56,10 +56,30 @@ def v2_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0
 
 
 def v2_doc(*records: dict) -> dict:
+    """A version-2 document (what cilo wrote before version 3)."""
+    doc = state.empty_state()
+    doc["version"] = 2
+    for r in records:
+        doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
+    return doc
+
+
+def current_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/24",
+                   networks: dict | None = None) -> dict:
+    """`v2_record` as the current version holds it."""
+    return {**v2_record(project, env, subnet), "networks": networks or {}}
+
+
+def current_doc(*records: dict) -> dict:
+    """A document of the current version (what this cilo writes)."""
     doc = state.empty_state()
     for r in records:
         doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
     return doc
+
+
+FRONT = {"front": {"name": "cilo_shop_dev_front", "subnet": "10.224.5.0/24"}}
+NEWER = migrations.LATEST + 1
 
 
 def check(path: Path = Path("/s.json")) -> migrations.Check:
@@ -123,8 +143,9 @@ def test_a_file_without_version_is_version_1() -> None:
     del doc["version"]
     assert migrations.version_of(doc, Path("/s.json")) == 1
     assert migrations.version_of({}, Path("/s.json")) == 1
-    out = migrations.migrate({}, 2, Path("/s.json"), check())
-    assert out == state.empty_state()
+    assert migrations.migrate({}, 2, Path("/s.json"), check()) == v2_doc()
+    assert migrations.migrate({}, migrations.LATEST, Path("/s.json"), check()) == \
+        state.empty_state()
 
 
 def test_v2_to_v1_to_v2_keeps_what_v1_holds() -> None:
@@ -154,7 +175,7 @@ def test_v1_to_v2_to_v1_is_equivalent() -> None:
 def test_down_derives_the_subnet_counter() -> None:
     doc = v2_doc(v2_record(subnet="10.224.4.0/24"), v2_record("blog", "qa", "10.224.9.0/24"))
     assert migrations.v2_to_v1(doc)["subnet_counter"] == 9
-    assert migrations.v2_to_v1(state.empty_state())["subnet_counter"] == 0
+    assert migrations.v2_to_v1(v2_doc())["subnet_counter"] == 0
 
 
 def test_down_refuses_environments_of_other_hosts() -> None:
@@ -195,24 +216,159 @@ def test_v1_top_level_is_strict() -> None:
         migrations.migrate({"hosts": {}}, 2, Path("/s"), check())
 
 
+# --- version 2 <-> version 3 ---------------------------------------------------------------
+
+
+def test_v2_to_v3_adds_empty_networks_to_every_record() -> None:
+    doc = v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24"))
+    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker",
+                              "environments": {"shop/ci": v2_record(env="ci")}}
+    before = copy.deepcopy(doc)
+    with pytest.raises(StateError, match=r"\.networks|'networks' is a required"):
+        state.validate(doc, Path("/s.json"), 3)  # a v2 record is not a v3 record
+    out = migrations.migrate(doc, 3, Path("/s.json"), check())
+    assert out["version"] == 3
+    state.validate(out, Path("/s.json"), 3)
+    records = [(h, k, r) for h, host in out["hosts"].items()
+               for k, r in host["environments"].items()]
+    assert sorted((h, k) for h, k, _ in records) == \
+        [("local", "blog/qa"), ("local", "shop/dev"), ("remote", "shop/ci")]
+    for h, k, rec in records:
+        assert rec == {**before["hosts"][h]["environments"][k], "networks": {}}
+    assert {h: {k: v for k, v in host.items() if k != "environments"}
+            for h, host in out["hosts"].items()} == \
+        {h: {k: v for k, v in host.items() if k != "environments"}
+         for h, host in before["hosts"].items()}
+    assert doc == before  # the input is not changed
+
+
+def test_v2_to_v3_of_an_empty_state_is_the_empty_state() -> None:
+    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == state.empty_state()
+
+
+def test_v3_to_v2_drops_the_networks() -> None:
+    doc = current_doc(current_record(networks=FRONT), current_record("blog", "qa", "10.224.7.0/24"))
+    state.validate(doc, Path("/s.json"), 3)
+    before = copy.deepcopy(doc)
+    out = migrations.migrate(doc, 2, Path("/s.json"), check())
+    assert out["version"] == 2
+    state.validate(out, Path("/s.json"), 2)
+    envs = out["hosts"]["local"]["environments"]
+    assert envs == {"shop/dev": v2_record(), "blog/qa": v2_record("blog", "qa", "10.224.7.0/24")}
+    assert all("networks" not in r for r in envs.values())
+    assert doc == before  # the input is not changed
+
+
+def test_v3_to_v2_to_v3_keeps_everything_but_the_networks() -> None:
+    doc = current_doc(current_record(networks=FRONT), current_record("blog", "qa", "10.224.7.0/24"))
+    back = migrations.migrate(migrations.migrate(doc, 2, Path("/s"), check()), 3, Path("/s"),
+                              check())
+    expected = copy.deepcopy(doc)
+    expected["hosts"]["local"]["environments"]["shop/dev"]["networks"] = {}
+    assert back == expected
+    plain = current_doc(current_record())
+    assert migrations.migrate(migrations.migrate(plain, 2, Path("/s"), check()), 3, Path("/s"),
+                              check()) == plain
+
+
+def test_v2_to_v3_to_v2_is_identity() -> None:
+    doc = v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24"))
+    up = migrations.migrate(doc, 3, Path("/s"), check())
+    assert migrations.migrate(up, 2, Path("/s"), check()) == doc
+
+
+def test_chain_1_to_3_and_back() -> None:
+    doc = v1_doc()
+    doc["environments"]["blog/qa"]["status"] = "stopped"  # a v2 status: kept exactly
+    up = migrations.migrate(doc, 3, Path("/s"), check())
+    assert up["version"] == 3
+    state.validate(up, Path("/s"), 3)
+    via_2 = migrations.v2_to_v3(migrations.migrate(doc, 2, Path("/s"), check()))
+    assert up == via_2
+    assert {k: r["networks"] for k, r in up["hosts"]["local"]["environments"].items()} == \
+        {"shop/dev": {}, "blog/qa": {}}
+    assert migrations.migrate(up, 1, Path("/s"), check()) == doc
+
+
+def test_chain_3_to_1_drops_networks_and_v2_only_fields() -> None:
+    doc = current_doc(current_record(subnet="10.224.4.0/24", networks=FRONT))
+    v1 = migrations.migrate(doc, 1, Path("/s"), check())
+    state.validate(v1, Path("/s"), 1)
+    assert v1 == {
+        "version": 1, "subnet_counter": 4,
+        "environments": {"shop/dev": {
+            "name": "dev", "project": "shop", "subnet": "10.224.4.0/24", "status": "running",
+            "created_at": "2026-11-28T00:00:00Z", "source": "/src/shop",
+            "services": {"db": {"ip": ""}, "web": {"ip": "10.224.0.2", "container": "c1"}},
+        }},
+    }
+
+
+def test_3_to_1_refuses_other_hosts_naming_the_step() -> None:
+    doc = current_doc()
+    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker",
+                              "environments": {"shop/dev": current_record()}}
+    with pytest.raises(StateError, match=r"/s.json cannot be migrated from version 2 to 1: "
+                                         r"hosts/remote: version 1 holds only the local"):
+        migrations.migrate(doc, 1, Path("/s.json"), check())
+
+
+def test_invalid_v2_input_is_refused_before_v3() -> None:
+    """A v2 file whose records already hold networks is not a valid v2 file."""
+    doc = v2_doc(current_record(networks=FRONT))
+    with pytest.raises(StateError, match=r"state file /s.json \(version 2\) is invalid: "
+                                         r"hosts/local/environments/shop/dev: .*'networks'"):
+        migrations.migrate(doc, 3, Path("/s.json"), check())
+
+
+def test_invalid_v3_networks_are_refused_going_down() -> None:
+    doc = current_doc(current_record(networks={"front": {"name": "cilo_shop_dev_front"}}))
+    with pytest.raises(StateError, match=r"state file /s.json is invalid: "
+                                         r"hosts/local/environments/shop/dev/networks/front: "
+                                         r"'subnet' is a required"):
+        migrations.migrate(doc, 2, Path("/s.json"), check())
+
+
 @pytest.mark.parametrize(
     ("version", "message"),
     [(True, "not a version number"), ("2", "not a version number"), (1.5, "not a version"),
      (None, "not a version number"), (0, "no cilo ever wrote"), (-1, "no cilo ever wrote"),
-     (99, r"version 99, newer than this cilo understands \(versions 1-2\); upgrade")],
+     (NEWER, rf"version {NEWER}, newer than this cilo understands "
+             rf"\(versions 1-{migrations.LATEST}\); upgrade"),
+     (99, rf"version 99, newer than this cilo understands \(versions 1-{migrations.LATEST}\)")],
 )
 def test_bad_versions_are_refused(version: object, message: str) -> None:
     with pytest.raises(StateError, match=message):
         migrations.version_of({"version": version}, Path("/s.json"))
 
 
+@pytest.mark.parametrize("version", range(1, migrations.LATEST + 1))
+def test_every_known_version_is_accepted(version: int) -> None:
+    assert migrations.version_of({"version": version}, Path("/s.json")) == version
+
+
 def test_steps_run_in_order_both_ways() -> None:
-    assert [v for v, _ in migrations.steps(1, 2)] == [2]
-    assert [v for v, _ in migrations.steps(2, 1)] == [1]
-    assert migrations.steps(2, 2) == []
-    with pytest.raises(UsageError, match="state version 3 does not exist; this cilo knows "
-                                         "versions 1-2"):
-        migrations.check_target(3)
+    assert migrations.steps(1, 2) == [(2, migrations.v1_to_v2)]
+    assert migrations.steps(2, 1) == [(1, migrations.v2_to_v1)]
+    assert migrations.steps(2, 3) == [(3, migrations.v2_to_v3)]
+    assert migrations.steps(3, 2) == [(2, migrations.v3_to_v2)]
+    assert migrations.steps(1, 3) == [(2, migrations.v1_to_v2), (3, migrations.v2_to_v3)]
+    assert migrations.steps(3, 1) == [(2, migrations.v3_to_v2), (1, migrations.v2_to_v1)]
+    assert migrations.steps(2, 2) == [] and migrations.steps(3, 3) == []
+    assert [v for v, _ in migrations.steps(migrations.OLDEST, migrations.LATEST)] == \
+        list(range(migrations.OLDEST + 1, migrations.LATEST + 1))
+    assert migrations.check_target(migrations.LATEST) == migrations.LATEST
+    with pytest.raises(UsageError, match=f"state version {NEWER} does not exist; this cilo "
+                                         f"knows versions 1-{migrations.LATEST}"):
+        migrations.check_target(NEWER)
+
+
+def test_dropped_lists_one_entry_per_step_down() -> None:
+    v2_drops, v3_drops = (m.down_drops for m in migrations.MIGRATIONS[:2])
+    assert migrations.dropped(3, 2) == [v3_drops] and "networks" in v3_drops
+    assert migrations.dropped(2, 1) == [v2_drops]
+    assert migrations.dropped(3, 1) == [v2_drops, v3_drops]
+    assert migrations.dropped(1, 3) == [] and migrations.dropped(3, 3) == []
 
 
 def test_table_versions_are_contiguous_and_have_schemas() -> None:
@@ -233,7 +389,9 @@ def test_first_read_migrates_the_file_and_keeps_a_byte_identical_backup(
     st = state.read_state()
     assert set(st.environments()) == {"shop/dev", "blog/qa"}
     path = paths.state_path()
-    assert json.loads(path.read_text())["version"] == 2
+    on_disk = json.loads(path.read_text())
+    assert on_disk["version"] == state.STATE_VERSION
+    state.validate(on_disk, path)
     assert state.backup_path(path, 1).read_bytes() == raw
     assert stat.S_IMODE(state.backup_path(path, 1).stat().st_mode) == 0o600
     assert "migrated state file" in capsys.readouterr().err
@@ -246,7 +404,9 @@ def test_mutate_migrates_before_the_change() -> None:
     with state.mutate() as st:
         st.environments().pop("blog/qa")
     doc = json.loads(paths.state_path().read_text())
-    assert doc["version"] == 2 and list(doc["hosts"]["local"]["environments"]) == ["shop/dev"]
+    assert doc["version"] == state.STATE_VERSION
+    assert list(doc["hosts"]["local"]["environments"]) == ["shop/dev"]
+    assert doc["hosts"]["local"]["environments"]["shop/dev"]["networks"] == {}
 
 
 def test_an_existing_backup_is_never_overwritten() -> None:
@@ -269,14 +429,24 @@ def test_the_same_original_is_backed_up_once() -> None:
 
 def test_load_migrates_in_memory_only() -> None:
     raw = write_state(v1_doc())
-    assert state.load().doc["version"] == 2
+    assert state.load().doc["version"] == state.STATE_VERSION
+    assert paths.state_path().read_bytes() == raw and not state.backups()
+
+
+def test_load_migrates_a_v2_file_in_memory_only() -> None:
+    raw = write_state(v2_doc(v2_record()))
+    doc = state.load().doc
+    assert doc["version"] == state.STATE_VERSION
+    assert doc["hosts"]["local"]["environments"]["shop/dev"]["networks"] == {}
     assert paths.state_path().read_bytes() == raw and not state.backups()
 
 
 @pytest.mark.parametrize("action", ["read", "mutate", "migrate", "describe"])
 def test_newer_or_invalid_v1_files_change_nothing(action: str) -> None:
-    for content in (b'{"version": 99, "hosts": {}}',
-                    json.dumps({"version": 1, "environments": {"shop/dev": {"name": "dev"}}}).encode()):
+    v2_with_networks = v2_doc(current_record(networks=FRONT))  # a v3 file that says 2
+    for content in (json.dumps({"version": NEWER, "hosts": {}}).encode(),
+                    json.dumps({"version": 1, "environments": {"shop/dev": {"name": "dev"}}}).encode(),
+                    json.dumps(v2_with_networks).encode()):
         raw = write_state(content)
         with pytest.raises(StateError, match=str(paths.state_path())):
             if action == "read":
@@ -321,6 +491,53 @@ def test_concurrent_first_reads_migrate_once(tmp_path: Path) -> None:
     assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
 
 
+def test_first_read_migrates_a_v2_file_and_keeps_a_byte_identical_backup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
+    st = state.read_state()
+    assert {k: r["networks"] for k, r in st.environments().items()} == \
+        {"shop/dev": {}, "blog/qa": {}}
+    path = paths.state_path()
+    on_disk = json.loads(path.read_text())
+    assert on_disk["version"] == state.STATE_VERSION == 3
+    state.validate(on_disk, path)
+    assert on_disk["hosts"]["local"]["environments"]["shop/dev"] == current_record()
+    backup = path.with_name("state.json.v2.backup")
+    assert state.backup_path(path, 2) == backup and backup.read_bytes() == raw
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert f"migrated state file {path} from version 2 to 3" in capsys.readouterr().err
+    state.read_state()
+    assert state.backups() == [backup]
+
+
+def test_mutate_migrates_a_v2_file_before_the_change() -> None:
+    raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
+    with state.mutate() as st:
+        assert st.environments()["shop/dev"]["networks"] == {}
+        st.environments()["shop/dev"]["networks"] = FRONT
+        st.environments().pop("blog/qa")
+    doc = json.loads(paths.state_path().read_text())
+    assert doc["version"] == state.STATE_VERSION
+    assert doc["hosts"]["local"]["environments"] == {"shop/dev": current_record(networks=FRONT)}
+    assert state.backup_path(paths.state_path(), 2).read_bytes() == raw
+
+
+def test_migrate_file_from_3_to_2_and_back() -> None:
+    raw = write_state(current_doc(current_record(networks=FRONT)))
+    down = state.migrate_file(2)
+    assert (down.from_version, down.to_version) == (3, 2)
+    assert down.dropped == (migrations.MIGRATIONS[1].down_drops,)
+    assert down.backup == state.backup_path(paths.state_path(), 3)
+    assert down.backup.read_bytes() == raw
+    doc = json.loads(paths.state_path().read_text())
+    assert doc == v2_doc(v2_record())
+    state.validate(doc, paths.state_path(), 2)
+    up = state.migrate_file(3)
+    assert (up.from_version, up.to_version, up.dropped) == (2, 3, ())
+    assert json.loads(paths.state_path().read_text()) == current_doc(current_record())
+
+
 # --- crash safety and write errors --------------------------------------------------------
 
 
@@ -330,7 +547,7 @@ def _fail(*_: object) -> None:
 
 def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "fsync", _fail)
     with pytest.raises(StateError, match=r"cannot write state file .* \(No space left on "
@@ -344,7 +561,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.Monkey
 
 def test_a_failed_rename_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "replace", _fail)
     with pytest.raises(StateError, match="the previous state is intact"):
@@ -372,6 +589,24 @@ def test_a_full_disk_during_migration_keeps_the_v1_file(monkeypatch: pytest.Monk
     assert paths.state_path().read_bytes() == raw
 
 
+def test_a_full_disk_during_migration_keeps_the_v2_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = write_state(v2_doc(v2_record()))
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync_fails_after_backup(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 1:
+            _fail()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_fails_after_backup)
+    with pytest.raises(StateError, match=r"the previous state \(version 2, not migrated\) is "
+                                         "intact"):
+        state.read_state()
+    assert paths.state_path().read_bytes() == raw
+
+
 def test_a_failed_backup_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = write_state(v1_doc())
     monkeypatch.setattr(os, "link", _fail)
@@ -385,7 +620,7 @@ def test_a_failed_backup_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
     """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), as a full disk would."""
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     code = (
         "import resource, signal\n"
@@ -403,7 +638,7 @@ def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
 
 def test_temp_files_of_a_killed_writer_are_ignored_then_cleaned() -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     junk = paths.state_path().parent / ".cilo-tmp-state.json.k1ll3d"
     junk.write_text('{"version": 2, "hos')
     assert "shop/dev" in state.read_state().environments()
@@ -457,13 +692,13 @@ def test_a_state_path_that_is_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_private_files_have_no_problems() -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     assert state.permission_problems() == []
 
 
 def test_files_others_can_read_are_reported() -> None:
     with state.mutate() as st:
-        st.environments()["shop/dev"] = v2_record()
+        st.environments()["shop/dev"] = current_record()
     path = paths.state_path()
     path.chmod(0o644)
     paths.cilo_home().chmod(0o755)
@@ -501,29 +736,39 @@ def test_describe_reports_the_file_as_it_is() -> None:
     write_state(v1_doc())
     s = state.describe()
     assert (s["version"], s["current_version"], s["environments"], s["projects"], s["services"]) \
-        == (1, 2, 2, 2, 2)
+        == (1, state.STATE_VERSION, 2, 2, 2)
     assert json.loads(paths.state_path().read_text())["version"] == 1  # not migrated by show
+    raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
+    s = state.describe()
+    assert (s["version"], s["current_version"], s["environments"], s["projects"], s["services"]) \
+        == (2, state.STATE_VERSION, 2, 2, 4)
+    assert paths.state_path().read_bytes() == raw and not state.backups()
 
 
 def test_cli_state_show_and_migrate(capsys: pytest.CaptureFixture[str]) -> None:
     write_state(v1_doc())
     assert cli.run(["state", "show"]) == 0
     out = capsys.readouterr().out
-    assert "version       1 (older: the next command migrates it to 2" in out
+    latest = state.STATE_VERSION
+    assert f"version       1 (older: the next command migrates it to {latest}" in out
     assert "environments  2" in out
-    assert cli.run(["state", "migrate", "--to", "2"]) == 0
-    assert "from version 1 to 2; the original is in" in capsys.readouterr().out
+    assert cli.run(["state", "migrate", "--to", str(latest)]) == 0
+    assert f"from version 1 to {latest}; the original is in" in capsys.readouterr().out
     assert cli.run(["state", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["version"] == 2 and shown["backups"] == [
+    assert shown["version"] == latest and shown["backups"] == [
         str(state.backup_path(paths.state_path(), 1))]
+    assert cli.run(["state", "show"]) == 0
+    assert f"version       {latest}\n" in capsys.readouterr().out  # current: no "older"
     assert cli.run(["state", "migrate", "--to", "1"]) == 0
     out = capsys.readouterr().out
-    assert "version 1 cannot hold:" in out and "state migrate --to 2" in out
+    assert "version 1 cannot hold:" in out and f"state migrate --to {latest}" in out
+    for m in migrations.MIGRATIONS:  # every step down says what it loses
+        assert m.down_drops in out
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
-    (["state", "migrate", "--to", "3"], 2, "state version 3 does not exist"),
+    (["state", "migrate", "--to", str(NEWER)], 2, f"state version {NEWER} does not exist"),
     (["state", "migrate", "--to", "0"], 2, "state version 0 does not exist"),
     (["state", "migrate"], 2, "Missing option '--to'"),
 ])
@@ -550,9 +795,16 @@ class NoEngine:
 
 BAD_FILES = {
     "newer": (b'{"version": 99, "hosts": {}}', "has version 99, newer than this cilo"),
-    "truncated": (json.dumps(v2_doc(v2_record()), indent=2).encode()[:300], "is not valid JSON"),
-    "schema-invalid": (json.dumps(v2_doc({**v2_record(), "subnet": "nope"})).encode(),
+    "truncated": (json.dumps(current_doc(current_record()), indent=2).encode()[:300],
+                  "is not valid JSON"),
+    "schema-invalid": (json.dumps(current_doc(current_record(subnet="nope"))).encode(),
                        "is invalid: hosts/local/environments/shop/dev/subnet: 'nope'"),
+    "schema-invalid-v2": (json.dumps(v2_doc({**v2_record(), "subnet": "nope"})).encode(),
+                          "(version 2) is invalid: hosts/local/environments/shop/dev/subnet: "
+                          "'nope'"),
+    "networks-invalid": (json.dumps(current_doc(current_record(
+        networks={"front": {"name": "cilo_shop_dev_front", "subnet": "nope"}}))).encode(),
+        "is invalid: hosts/local/environments/shop/dev/networks/front/subnet: 'nope'"),
 }
 COMMANDS = [
     ["list", "--all"], ["list", "--all", "--json"],
@@ -562,7 +814,9 @@ COMMANDS = [
     ["--project", "shop", "down", "dev"], ["--project", "shop", "destroy", "--force", "dev"],
     ["--project", "shop", "destroy", "--all", "--force"], ["--project", "shop", "logs", "dev"],
     ["--project", "shop", "run", "dev", "true"], ["path", "shop/dev"],
-    ["state", "show"], ["state", "migrate", "--to", "1"], ["state", "migrate", "--to", "2"],
+    ["state", "show"],
+    *(["state", "migrate", "--to", str(v)]
+      for v in range(migrations.OLDEST, migrations.LATEST + 1)),
 ]
 
 
@@ -588,5 +842,41 @@ def test_list_all_migrates_a_v1_file_end_to_end(capsys: pytest.CaptureFixture[st
     assert cli.run(["list", "--all", "--json"], engine_factory=Engine) == 0
     listed = json.loads(capsys.readouterr().out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
-    assert json.loads(paths.state_path().read_text())["version"] == 2
+    assert json.loads(paths.state_path().read_text())["version"] == state.STATE_VERSION
     assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
+
+
+def test_cli_state_migrate_to_2_says_what_is_dropped(capsys: pytest.CaptureFixture[str]) -> None:
+    raw = write_state(current_doc(current_record(networks=FRONT)))
+    assert cli.run(["state", "migrate", "--to", "2"]) == 0
+    out = capsys.readouterr().out
+    backup = state.backup_path(paths.state_path(), 3)
+    assert f"from version 3 to 2; the original is in {backup}" in out
+    assert ("version 2 cannot hold: the subnets of environments' networks besides their own"
+            in out)
+    assert "hosts other than local" not in out  # that is what version 1 cannot hold
+    assert f"state migrate --to {state.STATE_VERSION}" in out
+    assert backup.read_bytes() == raw
+    doc = json.loads(paths.state_path().read_text())
+    assert doc["version"] == 2 and "networks" not in doc["hosts"]["local"]["environments"]["shop/dev"]
+    assert cli.run(["state", "show"]) == 0
+    assert f"version       2 (older: the next command migrates it to {state.STATE_VERSION}" in \
+        capsys.readouterr().out
+
+
+def test_list_all_migrates_a_v2_file_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    class Engine:
+        def networks(self, *_: object) -> list:
+            return []
+
+    raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
+    assert cli.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    captured = capsys.readouterr()
+    listed = json.loads(captured.out)
+    assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
+    assert "from version 2 to 3" in captured.err
+    doc = json.loads(paths.state_path().read_text())
+    assert doc["version"] == state.STATE_VERSION
+    assert all(r["networks"] == {} for r in doc["hosts"]["local"]["environments"].values())
+    assert state.backups() == [paths.state_path().with_name("state.json.v2.backup")]
+    assert state.backups()[0].read_bytes() == raw

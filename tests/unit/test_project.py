@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from compose_cilo.errors import CiloError
-from compose_cilo.project import ComposeOptions, model_from_config, read_dotenv, resolve_target
+from compose_cilo.project import (
+    ComposeOptions,
+    dotenv_files,
+    model_from_config,
+    read_dotenv,
+    resolve_target,
+)
 
 
 def _touch(path: Path, text: str = "services: {}\n") -> Path:
@@ -95,3 +101,37 @@ def test_model_reads_what_compose_resolved() -> None:
     assert model.services["side"].networks == {}
     assert model.networks["x"].name == "custom" and model.networks["default"].name == "app_default"
     assert model.volumes["ext"].external and not model.volumes["data"].external
+
+
+def test_compose_file_in_dotenv_into_a_subfolder_keeps_the_working_folder(tmp_path: Path) -> None:
+    """Issue 10 item 7: compose reads the working folder's .env, then the subfolder's."""
+    _touch(tmp_path / ".env", "COMPOSE_FILE=overrides/compose.yaml\nCOMPOSE_PROFILES=a\n")
+    _touch(tmp_path / "overrides" / "compose.yaml")
+    t = resolve_target(ComposeOptions(), tmp_path)
+    assert t.project_dir == str(tmp_path / "overrides")
+    assert t.dotenv_dir == str(tmp_path) and t.profiles == ("a",)
+    root_env = str(tmp_path / ".env")
+    assert dotenv_files(t) == (root_env,)
+    _touch(tmp_path / "overrides" / ".env", "V=sub\n")
+    assert dotenv_files(t) == (root_env, str(tmp_path / "overrides" / ".env"), root_env)
+    (tmp_path / ".env").unlink()
+    assert dotenv_files(t) == ()  # the subfolder's .env alone: what --project-directory reads
+
+
+def test_no_dotenv_dir_when_the_working_folder_is_the_project(tmp_path: Path) -> None:
+    _touch(tmp_path / "compose.yaml")
+    _touch(tmp_path / ".env", "V=1\n")
+    _touch(tmp_path / "other" / "compose.yaml")
+    assert resolve_target(ComposeOptions(), tmp_path).dotenv_dir is None
+    assert resolve_target(ComposeOptions(files=("other/compose.yaml",)), tmp_path).dotenv_dir is None
+    t = resolve_target(ComposeOptions(env_files=(".env",), files=("other/compose.yaml",)), tmp_path)
+    assert t.dotenv_dir is None and dotenv_files(t) == (str(tmp_path / ".env"),)
+
+
+def test_compose_file_resolves_against_the_current_folder(tmp_path: Path) -> None:
+    """compose makes COMPOSE_FILE absolute against the current folder, even with
+    --project-directory (measured with compose 2.40)."""
+    _touch(tmp_path / "compose.yaml")
+    _touch(tmp_path / "other" / ".env", "COMPOSE_FILE=compose.yaml\n")
+    t = resolve_target(ComposeOptions(project_directory="other"), tmp_path)
+    assert t.files == (str(tmp_path / "compose.yaml"),) and t.project_dir == str(tmp_path / "other")
