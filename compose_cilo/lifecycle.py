@@ -240,14 +240,14 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     if project:
         record = get_env(ctx, f"{project}/{env}")
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
-        _check_isolation(ctx, model, record["project_dir"], record["copy"], strict)
+        _check_isolation(ctx, model, record["project_dir"], record["copy"], strict, say=False)
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             dnsnames.parse_service_labels(svc.name, svc.labels)
         record = state.read_state().environments().get(env_key(model.name, env))
         _check_isolation(ctx, model, target.project_dir, record["copy"] if record else copy,
-                         strict)
+                         strict, say=record is None)
         if record is None:
             record, created = _reserve(ctx, target, model, env, copy)
         _check_same_project(record, target)
@@ -274,12 +274,13 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
 
 
 def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,
-                     strict: bool) -> None:
-    """Say once per service what a copy shares with the user's stack; --strict refuses."""
+                     strict: bool, say: bool) -> None:
+    """What a copy shares with the user's stack: said once per service when the
+    environment is created (not on every later `up`); --strict refuses it every time."""
     found = isolation.findings(model, project_dir, copy)
     if strict and (refusal := isolation.refusal(model.name, found)):
         raise CiloError(refusal)
-    for line in isolation.messages(found):
+    for line in isolation.messages(found) if say else ():
         ctx.say(line)
 
 

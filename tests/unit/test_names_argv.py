@@ -45,3 +45,28 @@ def test_plain_and_direct_calls() -> None:
     assert split(["up", "dev"]) == (DockerOptions(), ["up", "dev"])
     # "cilo" as an argument of a direct call is not the plugin marker
     assert split(["run", "dev", "echo", "cilo"]) == (DockerOptions(), ["run", "dev", "echo", "cilo"])
+
+
+def test_long_project_names_give_valid_distinct_dns_labels() -> None:
+    """Issue 10: a 64-character name with '-' or '_' at position 63 made an invalid label."""
+    from compose_cilo.dnsnames import is_dns_label
+    from compose_cilo.names import project_dns_label
+
+    first = "a" * 62 + "_b"
+    second = "a" * 62 + "_c"
+    assert is_dns_label(project_dns_label(first)) and is_dns_label(project_dns_label(second))
+    assert project_dns_label(first) != project_dns_label(second)
+    assert project_dns_label("shop_api") == "shop-api"  # short names are as before
+    assert project_dns_label("a" * 63) == "a" * 63
+
+
+def test_paths_that_are_not_utf8_survive_a_label() -> None:
+    import os
+
+    from compose_cilo.names import label_path, path_from_label
+
+    odd = os.fsdecode(b"/src/caf\xe9")
+    label = label_path(odd)
+    label.encode("utf-8")  # YAML and compose take it
+    assert label.startswith("b64:") and path_from_label(label) == odd
+    assert label_path("/src/café") == "/src/café" == path_from_label("/src/café")
