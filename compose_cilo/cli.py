@@ -141,19 +141,28 @@ def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/E
 def destroy(
     c: typer.Context,
     env: Optional[str] = typer.Argument(None, help="ENV or PROJECT/ENV."),
-    all_: bool = typer.Option(False, "--all", help="Destroy every environment of this project (with --project or outside a project: of every project)."),
+    all_: bool = typer.Option(False, "--all", help="Destroy every environment of this project (the one in this folder, or --project NAME)."),
+    all_projects: bool = typer.Option(False, "--all-projects", help="Destroy every environment of every project of this cilo home."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the environment: containers, networks, volumes, workspace and state entry."""
-    from . import lifecycle, queries
+    from . import lifecycle
 
     ctx = _ctx(c)
-    if all_ == bool(env):
-        raise CiloError("give an environment name or --all (not both); e.g. docker cilo destroy dev")
-    if all_:
-        if not force:
-            raise CiloError("destroy --all removes every environment and its volumes; add --force to confirm")
-        done = lifecycle.destroy_all(ctx, every_project=not queries.in_project_folder(ctx))
+    if sum((bool(env), all_, all_projects)) != 1:
+        raise CiloError("give one of: an environment name, --all (this project's environments) "
+                        "or --all-projects; e.g. docker cilo destroy dev")
+    if all_ or all_projects:
+        keys = lifecycle.destroy_all_plan(ctx, every_project=all_projects)
+        what = "every project's environments" if all_projects else "this project's environments"
+        print(f"{what} to destroy, with their volumes: {', '.join(keys) or 'none'}", file=sys.stderr)
+        if keys and not force:
+            if not sys.stdin.isatty():
+                raise CiloError(f"destroy would remove {len(keys)} environment(s) listed above; "
+                                "add --force to confirm")
+            if not typer.confirm(f"destroy {len(keys)} environment(s)?"):
+                raise typer.Exit(1)
+        done = lifecycle.destroy_keys(ctx, keys)
         print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
         return
     record = lifecycle.get_env(ctx, env or "")
@@ -297,12 +306,13 @@ def doctor(
     fix: bool = typer.Option(False, "--fix", help="Repair what can be repaired."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove unknown labelled resources without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print {ok, checks: [...]} as JSON."),
+    adopt_foreign: bool = typer.Option(False, "--adopt-foreign", help="With --fix: also adopt environments of another cilo home on this engine (only if they are yours)."),
 ) -> None:
     """Check engine, compose, state and DNS against each other; --fix repairs drift."""
     from . import doctor as doc
 
     ctx = _ctx(c)
-    checks = doc.run_checks(ctx)
+    checks = doc.run_checks(ctx, adopt_foreign=adopt_foreign and fix)
     if fix:
         def confirm(what: str) -> bool:
             if yes:
@@ -316,7 +326,7 @@ def doctor(
         for line in done:
             print(f"fixed: {line}", file=sys.stderr)
         if done:
-            checks = doc.run_checks(ctx)
+            checks = doc.run_checks(ctx)  # what is left (foreign ones stay foreign)
     if as_json:
         _print_json(doc.as_json(checks))
     else:

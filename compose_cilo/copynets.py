@@ -14,8 +14,9 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from . import envnet, override, state
+from . import envnet, override, ownership, state
 from .engine import Engine, NetworkSpec
+from .errors import CiloError
 from .model import ProjectModel
 from .names import env_key
 
@@ -47,14 +48,15 @@ def needs_reserve(record: Record, model: ProjectModel) -> bool:
     return set(wanted(model, record["network"])) != set(record.get("networks", {}))
 
 
-def _spec_for(record: Record, model: ProjectModel, key: str | None) -> Callable[[str], NetworkSpec]:
+def _spec_for(record: Record, model: ProjectModel, key: str | None,
+              home: str | None) -> Callable[[str], NetworkSpec]:
     """The spec of the env network (key None) or of network `key`, for a given subnet."""
     compose_key = key or override.env_network_key(model)
     name = record["network"] if key is None else record["networks"][key]["name"]
     user = model.networks.get(compose_key)
     user = None if user is not None and user.external else user
     return lambda subnet: envnet.network_spec(
-        name, subnet, compose_key, record["project"], record["name"], user)
+        name, subnet, compose_key, record["project"], record["name"], user, home)
 
 
 def _reallocate(engine: Engine, record: Record, key: str | None
@@ -76,19 +78,29 @@ def _reallocate(engine: Engine, record: Record, key: str | None
     return reallocate
 
 
-def ensure(engine: Engine, record: Record, model: ProjectModel) -> Record:
+def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None) -> Record:
     """Create each of the copy's networks that the engine lacks; returns the record with
-    the subnets they got (another one when the engine refused the recorded one)."""
+    the subnets they got (another one when the engine refused the recorded one).
+
+    A network of the same environment made by another cilo home is not taken over: the
+    names would be shared, and so would the containers compose starts on them.
+    """
     from .queries import selector
 
-    present = {n.name for n in engine.networks(selector(record))}
+    found = engine.networks(selector(record))
+    if theirs := ownership.foreign(found, ownership.record_home(record, home)):
+        raise CiloError(
+            f"environment {record['project']}/{record['name']} also exists on this engine for "
+            f"another cilo home ({theirs[0].labels.get(ownership.HOME_LABEL)}: network "
+            f"{theirs[0].name}); use another environment name, or the other home's CILO_HOME")
+    present = {n.name for n in found}
     record = {**record, "networks": {k: dict(v) for k, v in record.get("networks", {}).items()}}
     todo: list[tuple[str | None, str, str]] = [(None, record["network"], record["subnet"])]
     todo += [(k, n["name"], n["subnet"]) for k, n in sorted(record["networks"].items())]
     for key, name, subnet in todo:
         if name in present:
             continue
-        got = envnet.create_with_retry(engine, _spec_for(record, model, key), subnet,
+        got = envnet.create_with_retry(engine, _spec_for(record, model, key, ownership.record_home(record, home)), subnet,
                                        _reallocate(engine, record, key))
         if key is None:
             record["subnet"] = got

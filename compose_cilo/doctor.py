@@ -149,14 +149,14 @@ def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
     )
 
 
-def run_checks(ctx: Context) -> list[Check]:
+def run_checks(ctx: Context, adopt_foreign: bool = False) -> list[Check]:
     checks = _engine_checks(ctx)
     state_checks, doc = _state_checks()
     checks += state_checks
     if doc is None:
         return checks
     if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):
-        checks += reconcile.plan(doc, observe(ctx, doc))
+        checks += reconcile.plan(doc, observe(ctx, doc), adopt_foreign)
     checks += _dns_checks(doc)
     return checks
 

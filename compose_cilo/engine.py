@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dockeropts import DockerOptions
@@ -37,6 +38,7 @@ class ContainerInfo(NamedTuple):
     state: str  # running, exited, created, restarting, paused, dead
     addresses: dict[str, str]  # network name -> IPv4 address
     labels: dict[str, str]
+    image: str = ""
 
 
 class NetworkInfo(NamedTuple):
@@ -165,6 +167,14 @@ class Engine:
         argv = [*self.compose_argv(target), "down", "--remove-orphans", "--timeout", "10"]
         self._compose(argv + ["--volumes"] * volumes,
                       f"docker compose down of {target.project_name}", capture=False)
+
+    def remove_folder(self, folder: Path, image: str) -> None:
+        """Remove a local folder through a short-lived container of `image` that mounts only
+        that folder's parent: for files a container wrote as a user this process is not."""
+        argv = [*self.opts.argv(), "run", "--rm", "--user", "0:0", "--network", "none",
+                "--entrypoint", "rm", "-v", f"{folder.parent}:/cilo-parent", image,
+                "-rf", f"/cilo-parent/{folder.name}"]
+        self._compose(argv, f"removing {folder} through a container of {image}", capture=True)
 
     def compose_version(self) -> str:
         argv = [*self.opts.argv(), "compose", "version", "--short"]
@@ -295,6 +305,7 @@ class Engine:
             out.append(ContainerInfo(
                 id=c.id, name=c.name, service=_service_of(lab), state=c.state.status or "unknown",
                 addresses={k: v.ip_address for k, v in nets.items() if v.ip_address}, labels=lab,
+                image=str(c.config.image or ""),
             ))
         return sorted(out, key=lambda c: c.name)
 
@@ -392,6 +403,7 @@ def _container_from_api(c: dict[str, Any]) -> ContainerInfo:
         state=c.get("State") or "unknown",
         addresses={k: v["IPAddress"] for k, v in nets.items() if v.get("IPAddress")},
         labels=labels,
+        image=str(c.get("Image") or ""),
     )
 
 

@@ -87,7 +87,7 @@ def ipv6_subnet(subnet: str) -> str:
 
 
 def network_spec(name: str, subnet: str, key: str, project: str, env: str,
-                 user: NetworkModel | None) -> NetworkSpec:
+                 user: NetworkModel | None, home: str | None = None) -> NetworkSpec:
     """The network cilo creates for one of the copy's networks (pure).
 
     The user's driver, flags and options are kept, but not what names something of the
@@ -95,7 +95,7 @@ def network_spec(name: str, subnet: str, key: str, project: str, env: str,
     the network a private dummy parent), nor fixed subnets, ranges and addresses.
     """
     gateway, ip_range, _ = address_range(subnet)
-    own = {**labels(project, env), NETWORK_LABEL: key}
+    own = {**labels(project, env, home=home), NETWORK_LABEL: key}
     if user is None:
         return NetworkSpec(name, subnet, gateway, ip_range, own)
     driver = user.driver or "bridge"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import copynets, dnsnames, envnet, isolation, override, paths, state, workspace
+from . import copynets, dnsnames, envnet, isolation, override, ownership, paths, state, workspace
 from .engine import ContainerInfo
 from .errors import CiloError
 from .fsutil import atomic_write, ensure_copy, remove_tree, turn
@@ -192,6 +192,7 @@ def _reserve(
         envs = st.environments()
         if key in envs:
             return dict(envs[key]), False
+        ownership.ensure_home_id(st.doc)
         record = new_record(target, model.name, env, envnet.allocate(st, key, external, []), copy)
         copynets.reserve(st, record, model, external)
         record["services"] = service_records(model, _addresses(record, model), {})
@@ -238,7 +239,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     project, env = split_ref(ref, ctx.project)
     created = False
     if project:
-        record = get_env(ctx, f"{project}/{env}")
+        record = _apply_profiles(ctx, get_env(ctx, f"{project}/{env}", check_options=False), copy)
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
         _check_isolation(ctx, model, record["project_dir"], record["copy"], strict, say=False)
     else:
@@ -251,9 +252,11 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         if record is None:
             record, created = _reserve(ctx, target, model, env, copy)
         _check_same_project(record, target)
+        if not created:
+            record = _apply_options(ctx, record, target, copy)
     try:
         record = _reserve_networks(ctx, record, model)
-        record = copynets.ensure(ctx.engine, record, model)
+        record = copynets.ensure(ctx.engine, record, model, home_id())
         if record["copy"]:
             model = _prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
@@ -271,6 +274,59 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         r["services"] = service_records(model, addresses, r["services"])
 
     return _update(env_key(record["project"], env), record_services), model
+
+
+def _refuse_copy_change(record: Record, copy: bool) -> None:
+    if copy and not record["copy"]:
+        key = env_key(record["project"], record["name"])
+        raise CiloError(
+            f"environment {key} runs from your project folder; --copy takes effect when an "
+            f"environment is created: destroy it first (docker cilo destroy {record['name']}) or "
+            "use a new environment name")
+
+
+def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bool) -> Record:
+    """`up`/`create` of an existing environment with other compose options: apply and
+    record them (never ignore them)."""
+    import os
+
+    _refuse_copy_change(record, copy)
+    explicit = any((ctx.compose.files, ctx.compose.env_files, ctx.compose.profiles,
+                    os.environ.get("COMPOSE_PROFILES"), os.environ.get("COMPOSE_FILE")))
+    wanted = {"compose_files": list(target.files), "env_files": list(target.env_files),
+              "profiles": list(target.profiles)}
+    if not explicit or all(record[k] == v for k, v in wanted.items()):
+        return record
+    key = env_key(record["project"], record["name"])
+    ctx.say(f"environment {key} now runs with files {', '.join(wanted['compose_files'])}, "
+            f"env files {', '.join(wanted['env_files']) or 'none'}, profiles "
+            f"{', '.join(wanted['profiles']) or 'none'}")
+
+    def change(r: Record) -> None:
+        r.update(wanted)
+        r.pop("dotenv_dir", None)
+        if target.dotenv_dir:
+            r["dotenv_dir"] = target.dotenv_dir
+
+    return _update(key, change)
+
+
+def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
+    """PROJECT/ENV from anywhere: new profiles are applied; files only in the project folder."""
+    from .queries import option_changes
+
+    _refuse_copy_change(record, copy)
+    changes = option_changes(ctx, record)
+    if any(not c.startswith("--profile") for c in changes):
+        raise CiloError(
+            f"environment {record['project']}/{record['name']}: -f and --env-file of an existing "
+            f"environment are changed in its project folder: cd {record['project_dir']} and run "
+            f"docker cilo ... up {record['name']}")
+    if not changes:
+        return record
+    profiles = list(ctx.compose.profiles)
+    ctx.say(f"environment {record['project']}/{record['name']} now runs with profiles {', '.join(profiles)}")
+    return _update(env_key(record["project"], record["name"]), lambda r: r.update(profiles=profiles))
 
 
 def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,
@@ -322,9 +378,15 @@ def write_shared_layer(ctx: Context, record: Record) -> list[str]:
     return sorted({*_outside_inputs(record), *workspace.shared_paths(layer, record["project_dir"])})
 
 
+def home_id() -> str | None:
+    """This cilo home's id (None until it first creates an environment)."""
+    return ownership.home_id(state.read_state().doc)
+
+
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
     ident = override.EnvIdentity(
-        record["project"], record["name"], record["network"], record["subnet"]
+        record["project"], record["name"], record["network"], record["subnet"],
+        ownership.record_home(record, home_id()),
     )
     meta = {
         "cilo.project_dir": label_path(record["project_dir"]),
@@ -341,7 +403,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
 def _forget_failed_create(ctx: Context, record: Record) -> None:
     """Undo a create that failed half-way: nothing of it may be left."""
     try:
-        ctx.engine.remove_networks([n.name for n in ctx.engine.networks(selector(record))])
+        ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
     finally:
         remove_tree(paths.env_dir(record["project"], record["name"]))
         with state.mutate() as st:
@@ -409,11 +471,11 @@ def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
 def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     """`up --recreate`: containers and networks are rebuilt, on the lowest free subnets."""
     try:
-        record = get_env(ctx, ref)
+        record = get_env(ctx, ref, check_options=False)  # up applies them next
     except CiloError:
         return  # nothing to recreate yet: up creates it
     ctx.engine.compose_down(env_target(record), volumes=False)
-    ctx.engine.remove_networks(copynets.names(record))
+    ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
     key = env_key(record["project"], record["name"])
     external = envnet.engine_taken(ctx.engine, own_network=record["network"])
     with state.mutate() as st:
@@ -452,7 +514,7 @@ def repair_network(ctx: Context, ref: str) -> Record:
     """Recreate the environment's missing networks with their recorded subnets (doctor --fix)."""
     record = get_env(ctx, ref)
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    fixed = copynets.ensure(ctx.engine, record, model)
+    fixed = copynets.ensure(ctx.engine, record, model, home_id())
     if fixed == record:
         return record
     return _update(env_key(record["project"], record["name"]),
@@ -476,6 +538,8 @@ def adopt(ctx: Context, action: Any) -> Record:
     record["workspace"] = workdir
     record["network"] = get("network")
     record["networks"] = {k: {"name": n, "subnet": s} for k, n, s in get("networks") or ()}
+    if get("foreign_home"):  # adopted from another home on the user's word: keeps its id
+        record[ownership.FOREIGN_FIELD] = get("foreign_home")
     if get("compose_project"):
         record["compose_project"] = get("compose_project")
     if record["copy"]:  # the files compose used live in the copy: record the user's paths
@@ -487,6 +551,7 @@ def adopt(ctx: Context, action: Any) -> Record:
     with state.mutate() as st:
         if key in st.environments():
             raise CiloError(f"environment {key} is in state again; nothing to adopt")
+        ownership.ensure_home_id(st.doc)
         record["services"] = service_records(model, _addresses(record, model), {})
         st.environments()[key] = record
     write_override(record, model, _addresses(record, model))
@@ -507,16 +572,35 @@ def destroy(ctx: Context, ref: str) -> None:
     sync_dns(ctx)
 
 
-def destroy_all(ctx: Context, every_project: bool) -> list[str]:
+def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
+    """The environments `destroy --all` (this project's) or `--all-projects` would remove.
+
+    The project is found strictly, as for any command: a compose option that names a
+    missing file is an error here, never a reason to take every project instead.
+    """
     st = state.read_state()
-    project = None if every_project else (current_project(ctx, ask_compose=False) or "")
+    project = None
+    if not every_project:
+        project = current_project(ctx, st=st)
+        if not project:
+            raise CiloError("destroy --all needs a project: run it in the project's folder or "
+                            "give --project NAME; --all-projects destroys every project's")
+    return [key for _, key, r in st.all_environments() if project is None or r["project"] == project]
+
+
+def destroy_keys(ctx: Context, keys: list[str]) -> list[str]:
+    envs = {k: r for _, k, r in state.read_state().all_environments()}
     done = []
-    for _, key, record in st.all_environments():
-        if project is None or record["project"] == project:
-            _destroy_record(ctx, record)
+    for key in keys:
+        if key in envs:
+            _destroy_record(ctx, envs[key])
             done.append(key)
     sync_dns(ctx)
     return done
+
+
+def destroy_all(ctx: Context, every_project: bool) -> list[str]:
+    return destroy_keys(ctx, destroy_all_plan(ctx, every_project))
 
 
 def _destroy_record(ctx: Context, record: Record) -> None:
@@ -529,13 +613,48 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     """
     key = env_key(record["project"], record["name"])
     ctx.say(f"destroying environment {key}")
-    labels = selector(record)
-    ctx.engine.remove_containers([c.id for c in ctx.engine.containers(labels)])
-    ctx.engine.remove_volumes([v.name for v in ctx.engine.volumes(labels)])
-    ctx.engine.remove_networks([n.name for n in ctx.engine.networks(labels)])
-    remove_tree(paths.env_dir(record["project"], record["name"]))
+    containers = ownership.owned(ctx.engine.containers(selector(record)), home_id(), record)
+    images = sorted({c.image for c in containers if c.image})
+    ctx.engine.remove_containers([c.id for c in containers])
+    ctx.engine.remove_volumes(_owned_names(ctx, record, "volumes"))
+    ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
+    # the engine objects are gone: forget the environment now, so that a folder that
+    # cannot be removed never makes a retry fail on what is already done
     with state.mutate() as st:
         st.environments().pop(key, None)
+    _remove_env_dir(ctx, record, images)
+
+
+def _owned_names(ctx: Context, record: Record, kind: str) -> list[str]:
+    """The environment's containers (ids), volumes or networks (names) of this home only."""
+    found = getattr(ctx.engine, kind)(selector(record))
+    mine = ownership.owned(found, home_id(), record)
+    return [o.id if kind == "containers" else o.name for o in mine]
+
+
+def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
+    """The environment's folder; files its containers wrote as another user go through
+    the engine (a short-lived container mounting only that folder); what still cannot be
+    removed is said, with the command that removes it."""
+    folder = paths.env_dir(record["project"], record["name"])
+    try:
+        remove_tree(folder)
+        return
+    except PermissionError as e:
+        first = e
+    import os
+
+    image = os.environ.get("CILO_HELPER_IMAGE") or next(iter(images), None)
+    if image:
+        try:
+            ctx.engine.remove_folder(folder, image)
+            remove_tree(folder)
+            return
+        except (CiloError, PermissionError):
+            pass
+    ctx.say(f"warning: {folder} could not be removed ({first.strerror}: {first.filename}); "
+            f"everything else of {record['project']}/{record['name']} is gone; remove it with: "
+            f"sudo rm -rf {folder}")
 
 
 def sync_dns(ctx: Context) -> None:

@@ -204,10 +204,13 @@ def v2_to_v3(doc: Doc) -> Doc:
 def _drop_v3_fields(rec: Doc) -> None:
     rec.pop("networks", None)
     rec.pop("dotenv_dir", None)
+    rec.pop("foreign_home", None)
 
 
 def v3_to_v2(doc: Doc) -> Doc:
-    return _hosts_map(doc, 2, _drop_v3_fields)
+    out = _hosts_map(doc, 2, _drop_v3_fields)
+    out.pop("home_id", None)
+    return out
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -219,8 +222,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3, v2_to_v3, v3_to_v2,
         down_drops="the subnets of environments' networks besides their own (the networks "
-        "stay on the engine until the environment is destroyed) and the working folder whose "
-        ".env compose reads first",
+        "stay on the engine until the environment is destroyed), the working folder whose "
+        ".env compose reads first, and the home id (a version-2 cilo does not check it)",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

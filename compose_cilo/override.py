@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
+from .ownership import HOME_LABEL
 from .model import (
     CONTAINER_REF,
     SERVICE_REF,
@@ -73,14 +74,18 @@ class EnvIdentity(NamedTuple):
     env: str
     network: str  # the docker network cilo created for the environment
     subnet: str
+    home: str | None = None  # the cilo home's id (ownership.HOME_LABEL on everything)
 
     @property
     def key(self) -> str:
         return f"{self.project}/{self.env}"
 
 
-def labels(project: str, env: str, service: str | None = None) -> dict[str, str]:
+def labels(project: str, env: str, service: str | None = None,
+           home: str | None = None) -> dict[str, str]:
     out = {"cilo": "true", "cilo.project": project, "cilo.environment": env}
+    if home:
+        out[HOME_LABEL] = home
     if service is not None:
         out["cilo.service"] = service
     return out
@@ -254,7 +259,7 @@ def _service_override(
     if can_join_networks(svc):
         out["networks"] = _service_networks(svc, model, ip, aliases.get(svc.name, []))
     out.update(_environment(svc))
-    out["labels"] = _labels(svc, {**labels(ident.project, ident.env, svc.name), **meta})
+    out["labels"] = _labels(svc, {**labels(ident.project, ident.env, svc.name, ident.home), **meta})
     return out
 
 
@@ -285,7 +290,8 @@ def _volumes(model: ProjectModel, ident: EnvIdentity) -> dict[str, Any]:
     for key, vol in sorted(model.volumes.items()):
         if vol.external:
             continue
-        patch: dict[str, Any] = {"labels": labels(ident.project, ident.env), "name": Reset(None)}
+        patch: dict[str, Any] = {"labels": labels(ident.project, ident.env, home=ident.home),
+                                 "name": Reset(None)}
         if host_bound_volume(vol.driver, vol.driver_opts):
             patch["driver_opts"] = Reset({})
         out[key] = patch

@@ -113,6 +113,11 @@ def dotenv_files(target: ComposeTarget) -> tuple[str, ...]:
     return (str(first), str(second), str(first))
 
 
+def absolute_path(path: str, base: Path) -> str:
+    """A path given on the command line, made absolute as compose makes it."""
+    return _absolute(path, base)
+
+
 def _absolute(path: str, base: Path) -> str:
     p = Path(path).expanduser()
     return str(p if p.is_absolute() else (base / p)).rstrip("/") or "/"

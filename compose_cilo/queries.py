@@ -108,8 +108,13 @@ def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, lis
     return records, drift(ctx, records)
 
 
-def get_env(ctx: Context, ref: str) -> Record:
-    """The state record of an existing environment, or a clear error."""
+def get_env(ctx: Context, ref: str, check_options: bool = True) -> Record:
+    """The state record of an existing environment, or a clear error.
+
+    Compose options that change what the environment runs (`-f`, `--env-file`,
+    `--profile`) are applied by `up`/`create` only; any other command given ones that
+    differ from the record refuses, naming the command that applies them.
+    """
     project, env = split_ref(ref, ctx.project)
     project = project or current_project(ctx) or ""
     record = state.read_state().environments().get(env_key(project, env))
@@ -118,7 +123,32 @@ def get_env(ctx: Context, ref: str) -> Record:
             f"environment {env_key(project, env)} does not exist; create it with "
             f"`docker cilo up {env}` in the project folder, or see `docker cilo list --all`"
         )
+    if check_options and (changes := option_changes(ctx, record)):
+        raise CiloError(
+            f"environment {env_key(project, env)} runs with other compose options than "
+            f"{'; '.join(changes)}; to run it with these, run: docker cilo "
+            f"{' '.join(given_options(ctx))} up {env} (other commands use what it records)")
     return record
+
+
+def given_options(ctx: Context) -> list[str]:
+    c = ctx.compose
+    return ([a for f in c.files for a in ("-f", f)] + [a for f in c.env_files for a in ("--env-file", f)]
+            + [a for p in c.profiles for a in ("--profile", p)])
+
+
+def option_changes(ctx: Context, record: Record) -> list[str]:
+    """The compose options given now that differ from what the environment records."""
+    from .project import absolute_path
+
+    c, out = ctx.compose, []
+    if c.profiles and sorted(c.profiles) != sorted(record["profiles"]):
+        out.append(f"--profile {','.join(c.profiles)} (it has {','.join(record['profiles']) or 'none'})")
+    if c.files and [absolute_path(f, ctx.cwd) for f in c.files] != record["compose_files"]:
+        out.append(f"-f {' '.join(c.files)} (it has {' '.join(record['compose_files'])})")
+    if c.env_files and [absolute_path(f, ctx.cwd) for f in c.env_files] != record["env_files"]:
+        out.append(f"--env-file {' '.join(c.env_files)} (it has {' '.join(record['env_files']) or 'none'})")
+    return out
 
 
 def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .engine import ContainerInfo, NetworkInfo, VolumeInfo
+from . import ownership
 from .names import path_from_label
 from .override import NETWORK_LABEL
 
@@ -116,8 +117,8 @@ def _running_checks(key: str, record: dict[str, Any], containers: list[Container
     return out
 
 
-def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkInfo]
-              ) -> Action | None:
+def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkInfo],
+              foreign_home: str | None = None) -> Action | None:
     """An action that rebuilds the state record from labels, if they are enough."""
     labelled = [c for c in containers if c.labels.get(COMPOSE_WORKDIR) and c.labels.get(COMPOSE_FILES)]
     # cilo creates every network of a copy, labelled with its compose key; the
@@ -146,8 +147,30 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
         ("network", net.name),
         ("subnet", net.subnets[0]),
         ("networks", others),  # (compose key, docker name, subnet) of its other networks
+        ("foreign_home", foreign_home),
         ("running", any(x.state == "running" for x in containers)),
     ))
+
+
+def _foreign(home: str | None, obs: Observed, adopt: bool) -> list[Check]:
+    """Resources of another cilo home on this engine: said, never removed; adopted only
+    when the user asks for it (`--adopt-foreign`)."""
+    groups: dict[tuple[str, str], tuple[list[ContainerInfo], list[NetworkInfo], list[VolumeInfo]]] = {}
+    for i, objs in enumerate((obs.containers, obs.networks, obs.volumes)):
+        for o in ownership.foreign(objs, home):
+            if key := _key(o.labels):
+                group = groups.setdefault((key, o.labels[ownership.HOME_LABEL]), ([], [], []))
+                group[i].append(o)  # type: ignore[arg-type]
+    out: list[Check] = []
+    for (key, owner), (containers, networks, volumes) in sorted(groups.items()):
+        count = len(containers) + len(networks) + len(volumes)
+        action = _adoption(key, containers, networks, owner) if adopt else None
+        fix = ("docker cilo doctor --fix --adopt-foreign adopts it into this home "
+               "(only if it is yours); otherwise use that home's CILO_HOME")
+        out.append(Check("foreign.environment", "warn", key,
+                         f"{key} belongs to another cilo home ({owner}): {count} resource(s), "
+                         "left alone", fix, (action,) if action else ()))
+    return out
 
 
 def _orphans(known: set[str], obs: Observed) -> list[Check]:
@@ -183,14 +206,26 @@ def _orphans(known: set[str], obs: Observed) -> list[Check]:
     return out
 
 
-def plan(state_doc: dict[str, Any], obs: Observed) -> list[Check]:
-    """Every finding about environments, orphans and subnets (pure)."""
+def _mine(obs: Observed, home: str | None, record: dict[str, Any] | None = None) -> Observed:
+    return Observed(ownership.owned(obs.containers, home, record),
+                    ownership.owned(obs.networks, home, record),
+                    ownership.owned(obs.volumes, home, record),
+                    obs.missing_workspaces, obs.overlaps)
+
+
+def plan(state_doc: dict[str, Any], obs: Observed, adopt_foreign: bool = False) -> list[Check]:
+    """Every finding about environments, orphans and subnets (pure).
+
+    Only resources of this cilo home (or of no home: made before home ids) are its own;
+    another home's are reported as foreign, never changed.
+    """
     checks: list[Check] = []
     known: set[str] = set()
+    home = ownership.home_id(state_doc)
     for host in state_doc.get("hosts", {}).values():
         for key, record in sorted(host.get("environments", {}).items()):
             known.add(key)
-            found = _env_checks(key, record, obs)
+            found = _env_checks(key, record, _mine(obs, home, record))
             checks += found or [Check("env.drift", "ok", key, f"{key} is {record['status']} as recorded")]
             for hit in obs.overlaps.get(key, []):
                 checks.append(Check(
@@ -199,7 +234,13 @@ def plan(state_doc: dict[str, Any], obs: Observed) -> list[Check]:
                     f"move it to a free subnet: docker cilo --project {record['project']} up "
                     f"{record['name']} --recreate",
                 ))
-    checks += _orphans(known, obs)
+    adopted_homes = {r.get(ownership.FOREIGN_FIELD) for h in state_doc.get("hosts", {}).values()
+                     for r in h.get("environments", {}).values()}
+    foreign_obs = Observed(*(
+        [o for o in objs if o.labels.get(ownership.HOME_LABEL) not in adopted_homes]
+        for objs in (obs.containers, obs.networks, obs.volumes)), obs.missing_workspaces)
+    checks += _foreign(home, foreign_obs, adopt_foreign)
+    checks += _orphans(known, _mine(obs, home))
     if not any(c.id.startswith("orphan.") for c in checks):
         checks.append(Check("orphan.container", "ok", "engine", "no labelled resources unknown to state"))
     return checks

@@ -228,7 +228,21 @@ CASES = [
     # --- usage ------------------------------------------------------------------------------------
     case("usage-destroy-all-unforced", "destroy", "--all", message=r"add --force to confirm"),
     case("usage-destroy-name-and-all", "destroy", "keep", "--all", "--force",
-         message=r"give an environment name or --all \(not both\)"),
+         message=r"give one of: an environment name, --all \(this project's environments\) or --all-projects"),
+    case("usage-destroy-all-and-all-projects", "destroy", "--all", "--all-projects", "--force",
+         message=r"give one of: an environment name, --all"),
+    # --- a typo in a compose option never widens a destroy to every project (issue 11) -----
+    case("destroy-all-env-file-typo", "--env-file", ".env.locl", "destroy", "--all", "--force",
+         message=r"env file {dir}/\.env\.locl not found; fix the --env-file path"),
+    case("destroy-all-compose-file-missing", "destroy", "--all", "--force",
+         env=(("COMPOSE_FILE", "missing.yml"),),
+         message=r"compose file {dir}/missing\.yml not found; fix the -f / COMPOSE_FILE path"),
+    case("destroy-all-f-typo", "-f", "compose.ymll", "destroy", "--all", "--force",
+         message=r"compose file {dir}/compose\.ymll not found"),
+    case("destroy-all-outside-a-project", "destroy", "--all", "--force", cwd="empty",
+         message=r"no compose file found in .* cd into your project or pass -f FILE"),
+    case("destroy-all-projects-unforced", "destroy", "--all-projects", cwd="empty",
+         message=r"destroy would remove 1 environment\(s\) listed above; add --force to confirm"),
     case("usage-unknown-command", "frobnicate", code=2, message=r"No such command 'frobnicate'"),
     case("usage-missing-env", "create", code=2, message=r"Missing argument 'env'"),
     case("usage-migrate-unknown-version", "state", "migrate", "--to", "4", code=2,
@@ -370,7 +384,7 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
     cwd = sb.proj if bad.cwd == "project" else sb.root / "empty"
     proc = cilo(*bad.args, cwd=cwd, check=False, env=env, docker_args=bad.docker_args)
     if proc.returncode == 0:  # accepted after all: remove whatever it made, then fail
-        cilo("destroy", "--all", "--force", cwd=sb.root / "empty", check=False)
+        cilo("destroy", "--all-projects", "--force", cwd=sb.root / "empty", check=False)
 
     assert proc.returncode != 0, proc
     if bad.code is not None:

@@ -127,6 +127,31 @@ def test_profiles_down_up_and_status(shop: Path, cilo: Cilo, unique: str) -> Non
     assert status["status"] == "running" and status["services"]["debug"]["status"] == "running"
 
 
+def test_options_on_an_existing_environment_are_applied_or_refused(shop: Path, cilo: Cilo,
+                                                                  unique: str) -> None:
+    """Issue 11 item 5: `--profile` (and -f, --env-file, --copy) were silently ignored."""
+    env = f"opt-{unique}"
+    cilo("up", env, cwd=shop)
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["services"]["debug"]["status"] == "not created"
+    applied = cilo("--profile", "full", "up", env, cwd=shop)
+    assert "now runs with" in applied.stderr and "profiles full" in applied.stderr
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["services"]["debug"]["status"] == "running"
+    from compose_cilo import state
+
+    assert state.read_state().environments()[f"shop/{env}"]["profiles"] == ["full"]
+    # other commands use what is recorded: other options are refused with the way out
+    refused = cilo("--profile", "other", "logs", env, cwd=shop, check=False)
+    assert refused.returncode == 1
+    assert f"docker cilo --profile other up {env}" in refused.stderr
+    copy = cilo("up", env, "--copy", cwd=shop, check=False)
+    assert copy.returncode == 1 and "--copy takes effect when an environment is created" in copy.stderr
+    # profiles apply from anywhere through PROJECT/ENV too
+    cilo("--profile", "full", "--profile", "extra", "up", f"shop/{env}", cwd=shop.parent)
+    assert state.read_state().environments()[f"shop/{env}"]["profiles"] == ["full", "extra"]
+
+
 def test_addressing_from_outside_and_plugin_protocol(shop: Path, cilo: Cilo, unique: str,
                                                     tmp_path: Path) -> None:
     env = f"out-{unique}"
