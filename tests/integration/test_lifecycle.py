@@ -190,7 +190,7 @@ def test_copy_mode_runs_from_a_copy(shop: Path, cilo: Cilo, unique: str, cilo_ho
     [
         (("up", "Bad_Name"), 2, 'environment name "Bad_Name" has uppercase letters'),
         (("status", "nope"), 1, "environment shop/nope does not exist"),
-        (("destroy", "--all"), 1, "add --force to confirm"),
+        (("destroy", "--all", "--all-projects"), 1, "give one of: an environment name, --all"),
         (("-f", "missing.yml", "up", "x"), 1, "compose file .*missing.yml not found"),
     ],
 )
