@@ -83,8 +83,9 @@ def check_domain(domain: str, what: str = "DNS suffix") -> str:
                     "config (only DNS labels of letters, digits, '-' and '_', joined by dots)")
 
 
-def check_port(port: int, what: str = "DNS port") -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+def check_port(port: int, what: str = "DNS port", lowest: int = 1) -> int:
+    """A port written into a config (0 only where it stands for "not picked yet")."""
+    if isinstance(port, bool) or not isinstance(port, int) or not lowest <= port < 65536:
         raise CiloError(f"{what} {settings.shown(port)} is not a port number; fix CILO_DNS_PORT")
     return port
 
@@ -121,7 +122,7 @@ def render_main_config(
 def render_wildcard_servers(ports: Mapping[str, int]) -> str:
     """The server's servers-file: each wildcard domain goes to its environment's responder."""
     lines = [GENERATED.rstrip("\n")]
-    lines += [f"server=/{check_domain(d, 'wildcard domain')}/127.0.0.1#{check_port(port, 'responder port')}"
+    lines += [f"server=/{check_domain(d, 'wildcard domain')}/127.0.0.1#{check_port(port, 'responder port', 0)}"
               for d, port in sorted(ports.items())]
     return "\n".join(lines) + "\n"
 
@@ -130,7 +131,7 @@ def render_responder_config(wildcards: Mapping[str, Sequence[str]], *, port: int
     """One environment's wildcard responder: *.<project>.<env> -> the ingress addresses."""
     lines = [
         GENERATED.rstrip("\n"),
-        f"port={check_port(port, 'responder port')}",
+        f"port={check_port(port, 'responder port', 0)}",
         "listen-address=127.0.0.1",
         "bind-interfaces",
         "no-hosts",

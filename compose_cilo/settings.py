@@ -83,7 +83,7 @@ class Settings(NamedTuple):
 # ---------------------------------------------------------------- pure rules
 
 
-def shown(value: object, limit: int = 60) -> str:
+def shown(value: object, limit: int = 200) -> str:
     """A value as it can be printed on one line: escaped, cut to `limit` characters."""
     text = value if isinstance(value, str) else json.dumps(value)
     out = text.encode("unicode_escape", "backslashreplace").decode("ascii").replace('"', '\\"')
@@ -172,8 +172,11 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     """Read and check every setting; raise one SettingsError naming every bad value."""
     ld = _Loader(os.environ if environ is None else environ)
     home = _home(ld)
-    if home is not None:
+    if home is not None and not _check_home_folder(ld, home):
+        home_ok = True
         _read_file(ld, home / "config.json")
+    else:
+        home_ok = False  # nothing under it is read or checked: one problem, not three
     state_path = _path(ld, "state_path", plain=False)
     dns_config = _path(ld, "dns_config", plain=True)
     suffix = _suffix(ld)
@@ -181,9 +184,8 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     upstreams, up_source = _upstreams(ld, port)
     subnet, subnet_source = _subnet(ld)
     timeout = _lock_timeout(ld)
-    state_path = state_path or (home / "state.json" if home else None)
-    if home is not None:
-        _check_home_folder(ld, home)
+    if state_path is None and home_ok:
+        state_path = home / "state.json"  # type: ignore[operator]
     if state_path is not None:
         _check_file_folder(ld, "state_path", state_path, "state file")
     if dns_config is not None:
@@ -302,6 +304,8 @@ def _subnet(ld: _Loader) -> tuple[str, str]:
     if not isinstance(value, str) or not value.isascii() or _CONTROL.search(value):
         ld.bad("base_subnet", where, "is not an IPv4 CIDR range (printable ASCII text)")
         return "", source
+    if value == DEFAULTS["base_subnet"]:
+        return value, source  # no need to import ipaddress for `list`
     from .subnets import parse_pool
 
     try:
@@ -389,12 +393,14 @@ def _unsafe_parent(folder: Path, st: os.stat_result, what: str) -> str | None:
     return None
 
 
-def _check_home_folder(ld: _Loader, home: Path) -> None:
+def _check_home_folder(ld: _Loader, home: Path) -> bool:
+    """Add a problem if the home cannot be cilo's own private folder; True if it did."""
+    before = len(ld.problems)
     _, where, _ = ld.raw("home")
     where = where if where.startswith(ENV["home"]) else f'cilo home "{home}"'
     found, st = _nearest(home)
     if st is None:
-        return
+        return False
     if found == home and stat.S_ISDIR(st.st_mode) and _shared(st):
         ld.bad("home", where, f"is a folder other users can write to (mode "
                f"{stat.S_IMODE(st.st_mode):04o}): they could plant its config.json, dns/ or "
@@ -405,6 +411,7 @@ def _check_home_folder(ld: _Loader, home: Path) -> None:
                "point CILO_HOME at a folder (cilo creates it if missing)")
     elif found != home and (problem := _unsafe_parent(found, st, "cilo home")):
         ld.bad("home", where, problem, "or point CILO_HOME at a folder of your own")
+    return len(ld.problems) > before
 
 
 def _check_file_folder(ld: _Loader, key: str, path: Path, what: str) -> None:
