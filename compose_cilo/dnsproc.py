@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dnsquery, paths
+from . import dnsquery, paths, settings
 from .dnsrender import HOSTS_EXT, hosts_filename
 from .errors import CiloError
 
@@ -70,8 +70,7 @@ def proc_for(conf: Path) -> Proc:
 
 def dns_paths() -> DnsPaths:
     d = paths.cilo_home() / "dns"
-    env = os.environ.get("CILO_DNS_CONFIG")
-    conf = Path(env).expanduser().absolute() if env else d / "dnsmasq.conf"
+    conf = settings.current().dns_config or d / "dnsmasq.conf"
     return DnsPaths(
         dir=d, hosts_dir=d / "hosts.d", staging=d / "staging", servers=d / "wildcards.servers",
         wildcards_dir=d / "wildcards", log=d / "dnsmasq.log", lock=d / "lock",

@@ -88,9 +88,10 @@ def turn(lock: Path, what: str, timeout: float = TURN_TIMEOUT) -> Iterator[None]
     """
     from filelock import FileLock, Timeout
 
+    from . import paths
     from .errors import CiloError
 
-    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.ensure_private_dir(lock.parent)
     try:
         with FileLock(str(lock), timeout=timeout):
             yield

@@ -1,21 +1,21 @@
-"""Where cilo keeps its files. The only place that reads CILO_HOME and friends."""
+"""Where cilo keeps its files (CILO_HOME and friends, read and checked by settings.py)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from . import settings
+
 
 def cilo_home() -> Path:
     """The cilo home (`CILO_HOME`, default ~/.cilo)."""
-    env = os.environ.get("CILO_HOME")
-    return Path(env).expanduser().absolute() if env else Path.home() / ".cilo"
+    return settings.current().home
 
 
 def state_path() -> Path:
     """The state file (`CILO_STATE_PATH` overrides the file itself)."""
-    env = os.environ.get("CILO_STATE_PATH")
-    return Path(env).expanduser().absolute() if env else cilo_home() / "state.json"
+    return settings.current().state_path
 
 
 def lock_path() -> Path:
@@ -32,8 +32,23 @@ def env_dir(project: str, env: str) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) as 0700 folders; tighten an existing cilo home."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    """Create `path` and its missing parents as 0700 folders.
+
+    A folder that exists is left as it is: cilo never chmods a folder it did not create
+    (as root, CILO_STATE_PATH=/tmp/x.json once made /tmp private for every user). Shared
+    folders are refused before this, by settings.load().
+    """
+    missing = []
+    for p in (path, *path.parents):
+        if p.is_dir():
+            break
+        missing.append(p)
+    for p in reversed(missing):
+        try:
+            p.mkdir(mode=0o700)
+        except FileExistsError:
+            if not p.is_dir():
+                raise
+            continue  # a concurrent cilo made it: not ours to chmod
+        os.chmod(p, 0o700)  # mkdir's mode is masked by the umask; ours is exactly 0700
     return path

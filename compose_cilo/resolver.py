@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .dnsrender import parse_upstreams
 from .errors import CiloError
 
@@ -115,7 +116,12 @@ class InitPlan:
 
 
 def file_for(mechanism: str, suffix: str, port: int) -> tuple[str, str]:
-    """(path relative to the root, content) of the one file a mechanism needs."""
+    """(path relative to the root, content) of the one file a mechanism needs.
+
+    The suffix and port are checked again here, where they become a system file: a
+    newline would add lines to NetworkManager's dnsmasq, a `/` would leave /etc/resolver.
+    """
+    suffix, port = _checked(suffix, port)
     if mechanism == RESOLVED:
         body = f"[Resolve]\nDNS=127.0.0.1:{port}\nDomains=~{suffix}\n"
         return RESOLVED_DROPIN, f"{MARKER}\n{body}"
@@ -124,6 +130,16 @@ def file_for(mechanism: str, suffix: str, port: int) -> tuple[str, str]:
     if mechanism == MACOS:
         return f"{MACOS_RESOLVER_DIR}/{suffix}", f"{MARKER}\nnameserver 127.0.0.1\nport {port}\n"
     raise CiloError(f"unknown resolver mechanism {mechanism!r}")
+
+
+def _checked(suffix: str, port: int) -> tuple[str, int]:
+    try:
+        settings.check_suffix(suffix)
+    except ValueError as e:
+        raise CiloError(f'DNS suffix "{settings.shown(suffix)}" {e}; fix CILO_DNS_SUFFIX') from None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise CiloError(f"DNS port {settings.shown(port)} is not a port number 1-65535; fix CILO_DNS_PORT")
+    return suffix, port
 
 
 def _ours(path: Path) -> bool:
@@ -324,9 +340,9 @@ def detect_upstreams(port: int, root: Path | None = None, platform: str | None =
 
     CILO_DNS_UPSTREAMS (a comma list; "" for none) wins over detection.
     """
-    raw = os.environ.get("CILO_DNS_UPSTREAMS")
-    if raw is not None:
-        return Upstreams(tuple(parse_upstreams(raw)), "CILO_DNS_UPSTREAMS")
+    given = settings.current()
+    if given.upstreams is not None:
+        return Upstreams(given.upstreams, given.upstreams_source)
     root = root or root_dir()
     candidates = [
         ("/run/systemd/resolve/resolv.conf", lambda: _resolv_conf(root / "run/systemd/resolve/resolv.conf")),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import stat
 import sys
@@ -266,19 +265,7 @@ def _notice(message: str) -> None:
 
 
 def lock_timeout() -> float:
-    raw = os.environ.get("CILO_LOCK_TIMEOUT")
-    if not raw:
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value) or value < 0:
-        raise StateError(
-            f'CILO_LOCK_TIMEOUT="{raw.encode("unicode_escape").decode()[:40]}" is not a number '
-            "of seconds (0 or more); unset it or set e.g. CILO_LOCK_TIMEOUT=30"
-        )
-    return value
+    return paths.settings.current().lock_timeout  # CILO_LOCK_TIMEOUT, checked in settings.py
 
 
 @contextlib.contextmanager

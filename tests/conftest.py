@@ -40,11 +40,18 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
     monkeypatch.setenv("CILO_DNS_PORT", str(free_port()))
-    from compose_cilo import config, dnsmasq
+    from compose_cilo import config, dnsmasq, settings
 
     config.clear_cache()
     yield home
-    dnsmasq.stop()
+    try:
+        dnsmasq.stop()
+    except settings.SettingsError as e:  # a test left a bad setting: stop with it unset
+        for var in e.env_vars:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("CILO_HOME", str(home))  # not one with a bad config.json
+        config.clear_cache()
+        dnsmasq.stop()
 
 
 def need(what: str, ok: bool, reason: str) -> None:

@@ -7,7 +7,7 @@ file under the sandbox (state, lock, cilo home, project) is byte-identical, and 
 engine holds no container, network or volume of the project before or after.
 
 In messages and file contents, {p} is the project name, {dir} the project folder,
-{state} the state file and {home} the cilo home.
+{state} the state file, {home} the cilo home and {shared} a folder mode 0777 (no sticky bit).
 """
 
 from __future__ import annotations
@@ -225,6 +225,93 @@ CASES = [
          message=r'label cilo\.hostnames="\.\./etc"'),
     case("label-ingress-bell", "create", "dev", compose=labelled_compose("cilo.ingress", "tru\x07e"),
          message=r'label cilo\.ingress="tru\\x07e" is not true or false'),
+    # --- settings (issue 11 items 3, 4): named with their source, refused before any write ---
+    case("suffix-newline-init", "init", env=(("CILO_DNS_SUFFIX", "test\naddress=/bank.example/6.6.6.6"),
+                                             ("CILO_ROOT", "{home}/fakeroot")),
+         message=r'CILO_DNS_SUFFIX="test\\naddress=/bank\.example/6\.6\.6\.6" must be DNS labels'),
+    case("suffix-escapes-resolver-dir", "init", env=(("CILO_DNS_SUFFIX", "../../tmp/x"),
+                                                     ("CILO_ROOT", "{home}/fakeroot")),
+         message=r'CILO_DNS_SUFFIX="\.\./\.\./tmp/x" must be DNS labels'),
+    case("suffix-slash-print", "init", "--print", env=(("CILO_DNS_SUFFIX", "a/b"),),
+         message=r'CILO_DNS_SUFFIX="a/b" must be DNS labels'),
+    case("suffix-hash-create", "create", "dev", env=(("CILO_DNS_SUFFIX", "te#st"),),
+         message=r'CILO_DNS_SUFFIX="te#st" must be DNS labels.*unset CILO_DNS_SUFFIX or set e\.g\.'),
+    case("suffix-percent-up", "up", "dev", env=(("CILO_DNS_SUFFIX", "te%st"),),
+         message=r'CILO_DNS_SUFFIX="te%st" must be DNS labels'),
+    case("suffix-300-chars-list", "list", env=(("CILO_DNS_SUFFIX", "a" * 300),),
+         message=r'CILO_DNS_SUFFIX="a{200}\.\.\. \(300 characters\)" must be DNS labels'),
+    case("suffix-latin1-status", "status", "keep", env=(("CILO_DNS_SUFFIX", "tést"),),
+         message=r'CILO_DNS_SUFFIX="t\\xe9st" must be DNS labels'),
+    case("suffix-numeric-dns-render", "dns", "render", env=(("CILO_DNS_SUFFIX", "123"),),
+         message=r'CILO_DNS_SUFFIX="123" must be DNS labels'),
+    case("upstreams-scope-injection", "create", "dev",
+         env=(("CILO_DNS_UPSTREAMS", "fe80::1%eth0\nlisten-address=0.0.0.0"),),
+         message=r'CILO_DNS_UPSTREAMS="fe80::1%eth0\\nlisten-address=0\.0\.0\.0" holds '
+                 r'"fe80::1%eth0\\nlisten-address=0\.0\.0\.0", which is not an IP address'),
+    case("upstreams-hostname-dns-start", "dns", "start", env=(("CILO_DNS_UPSTREAMS", "dns.google"),),
+         message=r'CILO_DNS_UPSTREAMS="dns\.google" holds "dns\.google", which is not an IP'),
+    case("upstreams-port-0", "up", "dev", env=(("CILO_DNS_UPSTREAMS", "1.1.1.1#0"),),
+         message=r'holds "1\.1\.1\.1#0", which is not an IP address or IP#port'),
+    case("upstreams-newline-server", "list", env=(("CILO_DNS_UPSTREAMS", "1.1.1.1\nserver=8.8.8.8"),),
+         message=r'CILO_DNS_UPSTREAMS="1\.1\.1\.1\\nserver=8\.8\.8\.8" holds'),
+    case("upstreams-itself", "create", "dev",
+         env=(("CILO_DNS_PORT", "5399"), ("CILO_DNS_UPSTREAMS", "127.0.0.1#5399")),
+         message=r"names cilo's own DNS server \(127\.0\.0\.1#5399\): it would forward"),
+    case("port-zero", "create", "dev", env=(("CILO_DNS_PORT", "0"),),
+         message=r'CILO_DNS_PORT="0" is not a port number 1-65535; unset CILO_DNS_PORT or set e\.g\. '
+                 r"CILO_DNS_PORT=5354"),
+    case("port-huge-dns-status", "dns", "status", env=(("CILO_DNS_PORT", "9" * 30),),
+         message=r'CILO_DNS_PORT="9{30}" is not a port number'),
+    case("port-newline", "up", "dev", env=(("CILO_DNS_PORT", "53\nport=54"),),
+         message=r'CILO_DNS_PORT="53\\nport=54" is not a port number'),
+    case("port-arabic-digits", "list", env=(("CILO_DNS_PORT", "٥٣٥٤"),),
+         message=r'CILO_DNS_PORT="\\u0665\\u0663\\u0665\\u0664" is not a port number'),
+    case("port-negative-init", "init", "--print", env=(("CILO_DNS_PORT", "-1"),),
+         message=r'CILO_DNS_PORT="-1" is not a port number'),
+    case("subnet-newline", "create", "dev", env=(("CILO_BASE_SUBNET", "10.224.0.0/16\nx"),),
+         message=r'CILO_BASE_SUBNET="10\.224\.0\.0/16\\nx" is not an IPv4 CIDR range'),
+    case("subnet-host-bits-list", "list", env=(("CILO_BASE_SUBNET", "10.224.1.0/16"),),
+         message=r'base subnet "10\.224\.1\.0/16" \(CILO_BASE_SUBNET\) has host bits set'),
+    case("subnet-trailing-newline", "up", "dev", env=(("CILO_BASE_SUBNET", "10.224.0.0/16\n"),),
+         message=r'CILO_BASE_SUBNET="10\.224\.0\.0/16\\n" is not an IPv4 CIDR range'),
+    case("lock-timeout-inf", "create", "dev", env=(("CILO_LOCK_TIMEOUT", "inf"),),
+         message=r'CILO_LOCK_TIMEOUT="inf" is not a number of seconds \(0 or more, at most 86400\)'),
+    case("lock-timeout-huge-status", "status", "keep", env=(("CILO_LOCK_TIMEOUT", "99999999"),),
+         message=r'CILO_LOCK_TIMEOUT="99999999" is not a number of seconds'),
+    case("home-is-a-file", "list", env=(("CILO_HOME", "{state}"),), code=1,
+         message=r'^error: CILO_HOME="{state}" is a file, not a folder; point CILO_HOME at a folder '
+                 r"\(cilo creates it if missing\)\n$"),
+    case("home-is-a-file-create", "create", "dev", env=(("CILO_HOME", "{state}"),),
+         message=r'CILO_HOME="{state}" is a file, not a folder'),
+    case("home-relative", "create", "dev", env=(("CILO_HOME", "relative/home"),),
+         message=r'CILO_HOME="relative/home" is not an absolute path'),
+    case("home-hash", "up", "dev", env=(("CILO_HOME", "{home}/a#b"),),
+         message=r'CILO_HOME="{home}/a#b" may hold only letters, digits and /\._\+@~-'),
+    case("home-newline-list", "list", env=(("CILO_HOME", "{home}/a\nb"),),
+         message=r'CILO_HOME="{home}/a\\nb" holds control characters'),
+    case("home-shared-folder", "create", "dev", env=(("CILO_HOME", "{shared}"),),
+         message=r'CILO_HOME="{shared}" is a folder other users can write to \(mode 0777\)'),
+    case("home-inside-shared-folder", "list", env=(("CILO_HOME", "{shared}/cilo"),),
+         message=r'CILO_HOME="{shared}/cilo" is in {shared}, which other users can write to '
+                 r"\(mode 0777\) without the sticky bit"),
+    case("state-path-in-shared-folder", "create", "dev", env=(("CILO_STATE_PATH", "{shared}/x.json"),),
+         message=r'CILO_STATE_PATH="{shared}/x\.json" is in {shared}, which other users can write to '
+                 r"\(mode 0777\) without the sticky bit, so they could replace the state file; "
+                 r"run: chmod \+t {shared}"),
+    case("state-path-in-shared-folder-list", "list", env=(("CILO_STATE_PATH", "{shared}/x.json"),),
+         message=r"without the sticky bit"),
+    case("state-path-relative", "create", "dev", env=(("CILO_STATE_PATH", "state.json"),),
+         message=r'CILO_STATE_PATH="state\.json" is not an absolute path'),
+    case("state-path-under-a-file", "status", "keep", env=(("CILO_STATE_PATH", "{state}/s.json"),),
+         message=r'CILO_STATE_PATH="{state}/s\.json" cannot be used: {state} is a file, not a folder'),
+    case("dns-config-space", "up", "dev", env=(("CILO_DNS_CONFIG", "{home}/a b.conf"),),
+         message=r'CILO_DNS_CONFIG="{home}/a b\.conf" may hold only letters'),
+    case("dns-config-in-shared-folder", "dns", "restart",
+         env=(("CILO_DNS_CONFIG", "{shared}/dnsmasq.conf"),), message=r"without the sticky bit"),
+    case("settings-all-reported-together", "create", "dev",
+         env=(("CILO_DNS_SUFFIX", "a/b"), ("CILO_DNS_PORT", "0"), ("CILO_LOCK_TIMEOUT", "-1")),
+         message=r'error: 3 settings are invalid:\n  CILO_DNS_SUFFIX="a/b" .*\n  CILO_DNS_PORT="0" '
+                 r'.*\n  CILO_LOCK_TIMEOUT="-1" '),
     # --- usage ------------------------------------------------------------------------------------
     case("usage-destroy-all-unforced", "destroy", "--all", message=r"add --force to confirm"),
     case("usage-destroy-name-and-all", "destroy", "keep", "--all", "--force",
@@ -262,7 +349,8 @@ class Sandbox:
 
     def fill(self, text: str, regex: bool = False) -> str:
         for key, value in (("{p}", self.project), ("{dir}", str(self.proj)),
-                           ("{state}", str(self.state)), ("{home}", str(self.home))):
+                           ("{state}", str(self.state)), ("{home}", str(self.home)),
+                           ("{shared}", str(self.root / "shared"))):
             text = text.replace(key, re.escape(value) if regex else value)
         return text
 
@@ -345,6 +433,8 @@ def sandbox(tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch) -> San
     proj = tmp_path / project
     shutil.copytree(PROJECTS / "plain", proj)
     (tmp_path / "empty").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared").chmod(0o777)  # others may write, no sticky bit: no place for state
     return Sandbox(tmp_path, project, proj, home, home / "state.json")
 
 
