@@ -179,7 +179,10 @@ def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool]) -> li
         done.append("skipped removals (not confirmed)")
     for kind in order:
         for a in (a for a in actions if a.kind == kind):
-            done.append(_apply(ctx, a))
+            try:
+                done.append(_apply(ctx, a))
+            except CiloError as e:  # one repair that cannot be made does not stop the others
+                done.append(f"could not {kind.replace('_', ' ')} {a.subject[:40]}: {e}")
     if actions and not any(a.kind == "dns" for a in actions):
         done.append(_apply(ctx, Action("dns", "dns")))  # any repair can change the names
     return done

@@ -378,9 +378,14 @@ def write_shared_layer(ctx: Context, record: Record) -> list[str]:
     return sorted({*_outside_inputs(record), *workspace.shared_paths(layer, record["project_dir"])})
 
 
-def home_id() -> str | None:
-    """This cilo home's id (None until it first creates an environment)."""
-    return ownership.home_id(state.read_state().doc)
+def home_id() -> str:
+    """This cilo home's id, made on first use (environments of a state from before home
+    ids get it on their next `up`: what they make from then on is labelled)."""
+    found = ownership.home_id(state.read_state().doc)
+    if found:
+        return found
+    with state.mutate() as st:
+        return ownership.ensure_home_id(st.doc)
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:

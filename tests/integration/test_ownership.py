@@ -68,6 +68,7 @@ def test_two_homes_share_one_engine_through_a_full_cycle(two_homes: tuple[Path, 
                                            (env_b, (b1, b2), (a1, a2), cilo_home / "state.json")):
         their_bytes = their_state.read_bytes()
         fixed = cilo("doctor", "--fix", "--yes", "--json", cwd=proj, env=env, check=False)
+        assert fixed.stdout.startswith("{"), fixed.stderr
         checks = json.loads(fixed.stdout)["checks"]
         foreign = {c["subject"] for c in checks if c["id"] == "foreign.environment"}
         assert {f"plain/{e}" for e in theirs} <= foreign, checks
