@@ -612,7 +612,7 @@ do_uninstall() {
         say "Debian packages install.sh installed were left in place (an engine may be in use)."
         say "To remove them: apt-get remove ${APT_PKGS[*]}"
     fi
-    say "done"
+    if [ "$WARNINGS" -gt 0 ]; then say "done; left $WARNINGS thing(s), said why above"; else say "done"; fi
 }
 
 if [ "$ACTION" = uninstall ]; then
