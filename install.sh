@@ -17,9 +17,10 @@ Installs compose-cilo as the Docker CLI plugin `docker cilo`.
                so `.venv/bin/pytest` tests the checkout. Also installs dig
                (dnsutils) and busybox-static, which the tests need.
   --force      Reinstall the Python package even when it looks up to date.
-  --uninstall  Remove the plugin, the compose link (if it points into our
-               virtualenv) and the virtualenv. Debian packages are left in
-               place; the command to remove them is printed.
+  --uninstall  Remove what installed.txt says install.sh created (the plugin,
+               the compose link, the virtualenv), each only while it still is
+               what install.sh made; says what it leaves and why. Debian
+               packages are left in place; the command to remove them is printed.
   --help       Show this text.
 
 Both modes write the plugin ${DOCKER_CONFIG:-~/.docker}/cli-plugins/docker-cilo.
@@ -29,6 +30,11 @@ Docker engine (docker.io, started if it does not answer) and dnsmasq
 (dnsmasq-base). Elsewhere they print what you need to install yourself.
 What was installed is listed in installed.txt beside the virtualenv
 (for --dev: .venv/installed.txt).
+
+install.sh never overwrites what it did not create: a docker-cilo that is not
+cilo's, a docker-compose it did not link (when compose does not answer), or a
+virtualenv folder it did not make. It then says what is there and how to move
+it away, and exits 1 having changed nothing.
 
 Environment: CILO_INSTALL_DIR, XDG_DATA_HOME, DOCKER_CONFIG,
 PYTHON (the interpreter to build the virtualenv with).
@@ -108,21 +114,38 @@ fi
 VPY=$VENV/bin/python
 
 # ---------------------------------------------------------------- install record
-# installed.txt: key=value lines (venv, plugin, compose_link, apt, source_hash).
+# installed.txt: key=value lines. It lists only what install.sh itself created:
+# venv_made/venv_id (the virtualenv and the hash of its pyvenv.cfg), plugin,
+# compose_link/compose_target, apt; plus venv (the one in use) and source_hash.
+# --uninstall removes a thing only when it is listed and still is what was made.
+RECORD_HEAD='# compose-cilo: what install.sh installed; read by install.sh --uninstall'
 record_get() { # KEY -> the values for KEY, one a line
     [ -f "$RECORD" ] || return 0
     sed -n "s/^$1=//p" "$RECORD"
 }
 APT_PKGS=()
+VENV_USED=
+VENV_MADE=
+VENV_ID=
+PLUGIN_MADE=
 COMPOSE_LINK_MADE=
+COMPOSE_TARGET=
 SOURCE_HASH=
-load_record() {
+load_record() { # the record as written; forget_changed drops what is no longer ours
     local p
     while IFS= read -r p; do [ -n "$p" ] && APT_PKGS+=("$p"); done < <(record_get apt)
+    VENV_USED=$(record_get venv | tail -n 1)
+    VENV_MADE=$(record_get venv_made | tail -n 1)
+    VENV_ID=$(record_get venv_id | tail -n 1)
+    PLUGIN_MADE=$(record_get plugin | tail -n 1)
     COMPOSE_LINK_MADE=$(record_get compose_link | tail -n 1)
+    COMPOSE_TARGET=$(record_get compose_target | tail -n 1)
     SOURCE_HASH=$(record_get source_hash | tail -n 1)
-    # forget a compose link that is gone
-    [ -z "$COMPOSE_LINK_MADE" ] || [ -L "$COMPOSE_LINK_MADE" ] || COMPOSE_LINK_MADE=
+}
+forget_changed() {
+    [ -z "$PLUGIN_MADE" ] || plugin_is_cilo "$PLUGIN_MADE" || PLUGIN_MADE=
+    [ -z "$COMPOSE_LINK_MADE" ] || link_is_ours "$COMPOSE_LINK_MADE" || COMPOSE_LINK_MADE=
+    [ -n "$COMPOSE_LINK_MADE" ] || COMPOSE_TARGET=
 }
 write_record() { # written only once its folder exists (for --dev: the venv)
     local dir tmp p
@@ -130,12 +153,15 @@ write_record() { # written only once its folder exists (for --dev: the venv)
     [ -d "$dir" ] || return 0
     tmp=$(mktemp "$dir/.installed.txt.XXXXXX")
     {
-        printf '# compose-cilo: what install.sh installed; read by install.sh --uninstall\n'
+        printf '%s\n' "$RECORD_HEAD"
+        printf 'record=2\n'
         printf 'mode=%s\n' "$MODE"
         printf 'source=%s\n' "$SRC_DIR"
         printf 'venv=%s\n' "$VENV"
-        printf 'plugin=%s\n' "$PLUGIN"
-        [ -z "$COMPOSE_LINK_MADE" ] || printf 'compose_link=%s\n' "$COMPOSE_LINK_MADE"
+        [ -z "$VENV_MADE" ] || printf 'venv_made=%s\nvenv_id=%s\n' "$VENV_MADE" "$VENV_ID"
+        [ -z "$PLUGIN_MADE" ] || printf 'plugin=%s\n' "$PLUGIN_MADE"
+        [ -z "$COMPOSE_LINK_MADE" ] || printf 'compose_link=%s\ncompose_target=%s\n' \
+            "$COMPOSE_LINK_MADE" "$COMPOSE_TARGET"
         for p in "${APT_PKGS[@]}"; do printf 'apt=%s\n' "$p"; done
         [ -z "$SOURCE_HASH" ] || printf 'source_hash=%s\n' "$SOURCE_HASH"
     } >"$tmp"
@@ -148,6 +174,68 @@ note_apt() {
         APT_PKGS+=("$p")
     done
     write_record
+}
+
+# ---------------------------------------------------------------- what is ours
+there() { [ -e "$1" ] || [ -L "$1" ]; }
+describe() { # what a path is, for messages
+    if [ -L "$1" ]; then
+        printf 'a link to %s' "$(readlink -- "$1")"
+    elif [ -d "$1" ]; then
+        printf 'a folder'
+    else
+        printf 'a file'
+    fi
+}
+plugin_is_cilo() { [ -f "$1" ] && [ ! -L "$1" ] && grep -qF "$MARKER" "$1"; }
+plugin_is_ours() { plugin_is_cilo "$1" && grep -qF "exec $(sh_quote "$VPY") " "$1"; }
+venv_id() { sha256sum <"$VENV/pyvenv.cfg" | cut -d' ' -f1; }
+venv_is_ours() { # the record says install.sh created this very virtualenv
+    [ -n "$VENV_MADE" ] && [ "$VENV_MADE" = "$VENV" ] && [ -f "$VENV/pyvenv.cfg" ] &&
+        [ "$(venv_id)" = "$VENV_ID" ]
+}
+venv_usable() { # absent, an empty folder, or one an install.sh recorded using
+    there "$VENV" || return 0
+    [ -d "$VENV" ] && [ ! -L "$VENV" ] || return 1
+    [ -n "$(ls -A "$VENV" 2>/dev/null)" ] || return 0
+    venv_is_ours && return 0
+    # an older install.sh recorded only the venv it used (not whether it made it)
+    [ -z "$VENV_MADE" ] && [ "$VENV_USED" = "$VENV" ]
+}
+link_is_ours() { # a link into our virtualenv
+    local target venv_real=$VENV
+    [ -L "$1" ] || return 1
+    [ ! -d "$VENV" ] || venv_real=$(cd "$VENV" && pwd -P)
+    target=$(readlink -- "$1")
+    case $target in "$VENV"/* | "$venv_real"/*) return 0 ;; esac
+    return 1
+}
+
+# Everything install.sh would overwrite but did not write: reported together,
+# before anything is changed (issue 11 item 7).
+preflight() {
+    local problems=() p
+    problem() { problems+=("$*"); }
+    if there "$PLUGIN" && ! plugin_is_cilo "$PLUGIN"; then
+        problem "$PLUGIN is $(describe "$PLUGIN") without the line '$MARKER', so not cilo's;" \
+            "install.sh will not overwrite it. To install cilo's plugin, move it away:" \
+            "mv $(sh_quote "$PLUGIN") $(sh_quote "$PLUGIN.orig")"
+    fi
+    if ! venv_usable; then
+        local hint="mv $(sh_quote "$VENV") $(sh_quote "$VENV.orig")"
+        [ "$MODE" = dev ] || hint="$hint (or set CILO_INSTALL_DIR to another folder)"
+        problem "$VENV is $(describe "$VENV") that install.sh did not create (not in $RECORD);" \
+            "install.sh will not use or replace it. Move it away: $hint"
+    fi
+    if there "$COMPOSE_LINK" && ! link_is_ours "$COMPOSE_LINK" && ! compose_answers; then
+        problem "$COMPOSE_LINK is $(describe "$COMPOSE_LINK") that install.sh did not make, and" \
+            "'docker compose version' does not answer with it; install.sh will not replace it." \
+            "Repair it yourself, or move it away so install.sh links Docker Compose v2 there:" \
+            "mv $(sh_quote "$COMPOSE_LINK") $(sh_quote "$COMPOSE_LINK.orig")"
+    fi
+    [ ${#problems[@]} -gt 0 ] || return 0
+    for p in "${problems[@]}"; do printf 'install.sh: ERROR: %s\n' "$p" >&2; done
+    die "nothing was changed; re-run ./install.sh once the above is resolved"
 }
 
 # ---------------------------------------------------------------- system packages
@@ -268,9 +356,7 @@ ensure_venv() {
         say "virtualenv: $VENV ($("$VPY" -V 2>&1))"
         return 0
     fi
-    if [ -e "$VENV" ] && [ ! -f "$VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$VENV" 2>/dev/null)" ]; then
-        die "$VENV exists and is not a virtualenv; move it away or set CILO_INSTALL_DIR"
-    fi
+    venv_usable || die "$VENV is not a virtualenv install.sh created; move it away or set CILO_INSTALL_DIR"
     local py
     py=$(find_python) || die "no Python >= 3.11 found (tried ${PYTHON:-python3, python3.14 ... python3.11});" \
         "install one (Debian 12: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.11"
@@ -286,6 +372,8 @@ ensure_venv() {
         fi
     fi
     SOURCE_HASH= # a new venv has nothing installed
+    VENV_MADE=$VENV
+    VENV_ID=$(venv_id)
     write_record
 }
 
@@ -376,10 +464,17 @@ write_plugin() {
     if [ -f "$PLUGIN" ] && [ -x "$PLUGIN" ] && cmp -s "$tmp" "$PLUGIN"; then
         rm -f "$tmp"
         say "docker plugin: up to date ($PLUGIN)"
+    elif there "$PLUGIN" && ! plugin_is_cilo "$PLUGIN"; then
+        rm -f "$tmp"
+        die "$PLUGIN appeared meanwhile and is not cilo's; left it alone"
     else
+        if there "$PLUGIN" && ! plugin_is_ours "$PLUGIN"; then
+            say "docker plugin: replacing cilo's plugin of another install ($(sed -n "s/^exec \\([^ ]*\\) .*/\\1/p" "$PLUGIN"))"
+        fi
         mv -f "$tmp" "$PLUGIN"
         say "docker plugin: wrote $PLUGIN"
     fi
+    PLUGIN_MADE=$PLUGIN
     write_record
 }
 
@@ -399,9 +494,9 @@ ensure_compose() {
         say "docker compose: $(DOCKER_CONFIG=$DOCKER_CFG docker compose version --short 2>/dev/null || echo present)"
         return 0
     fi
-    if [ -e "$COMPOSE_LINK" ] && [ ! -L "$COMPOSE_LINK" ]; then
-        warn "docker compose does not answer and $COMPOSE_LINK is not a link install.sh made; left it alone"
-        return 0
+    if there "$COMPOSE_LINK" && ! link_is_ours "$COMPOSE_LINK"; then
+        die "docker compose does not answer and $COMPOSE_LINK ($(describe "$COMPOSE_LINK")) is not" \
+            "a link install.sh made; left it alone. Move it away and re-run to have install.sh link one."
     fi
     local bin
     bin=$(compose_bin_path)
@@ -415,6 +510,7 @@ ensure_compose() {
     mkdir -p "$PLUGIN_DIR"
     ln -sfn "$bin" "$COMPOSE_LINK"
     COMPOSE_LINK_MADE=$COMPOSE_LINK
+    COMPOSE_TARGET=$bin
     write_record
     if compose_answers; then
         say "docker compose: linked $COMPOSE_LINK -> $bin ($(DOCKER_CONFIG=$DOCKER_CFG docker compose version --short 2>/dev/null))"
@@ -428,8 +524,10 @@ ensure_compose() {
 # ---------------------------------------------------------------- actions
 do_install() {
     say "installing compose-cilo ($MODE mode) from $SRC_DIR"
-    [ "$MODE" = dev ] || mkdir -p "$INSTALL_DIR"
     load_record
+    forget_changed
+    preflight
+    [ "$MODE" = dev ] || mkdir -p "$INSTALL_DIR"
     ensure_engine
     ensure_dnsmasq
     [ "$MODE" != dev ] || ensure_dev_tools
@@ -454,45 +552,58 @@ do_install() {
     fi
 }
 
+uninstall_plugin() {
+    if [ -z "$PLUGIN_MADE" ]; then
+        if plugin_is_cilo "$PLUGIN"; then
+            say "left $PLUGIN: cilo's plugin, but $RECORD does not list it (another install's?)"
+        elif there "$PLUGIN"; then
+            say "left $PLUGIN: install.sh did not write it"
+        fi
+    elif plugin_is_ours "$PLUGIN_MADE"; then
+        rm -f "$PLUGIN_MADE"
+        say "removed $PLUGIN_MADE"
+    elif plugin_is_cilo "$PLUGIN_MADE"; then
+        say "left $PLUGIN_MADE: rewritten since by another install of cilo (not $VENV)"
+    elif there "$PLUGIN_MADE"; then
+        warn "left $PLUGIN_MADE: it is no longer the file install.sh wrote (no '$MARKER' line)"
+    else
+        say "no plugin at $PLUGIN_MADE (already gone)"
+    fi
+}
+uninstall_compose() {
+    if [ -z "$COMPOSE_LINK_MADE" ]; then
+        if there "$COMPOSE_LINK"; then say "left $COMPOSE_LINK: install.sh did not make it"; fi
+    elif link_is_ours "$COMPOSE_LINK_MADE"; then
+        rm -f "$COMPOSE_LINK_MADE"
+        say "removed $COMPOSE_LINK_MADE (-> ${COMPOSE_TARGET:-our virtualenv})"
+    elif there "$COMPOSE_LINK_MADE"; then
+        say "left $COMPOSE_LINK_MADE: it is now $(describe "$COMPOSE_LINK_MADE"), not install.sh's link into $VENV"
+    fi
+}
+uninstall_venv() {
+    if venv_is_ours; then
+        rm -rf "$VENV"
+        say "removed $VENV"
+        return 0
+    fi
+    if ! there "$VENV"; then
+        say "no virtualenv at $VENV"
+    elif [ -z "$VENV_MADE" ]; then
+        warn "left $VENV: $RECORD does not say install.sh created it." \
+            "If it is yours to delete: rm -rf $(sh_quote "$VENV")"
+    else
+        warn "left $VENV: it is not the virtualenv install.sh created (its pyvenv.cfg changed)." \
+            "If it is yours to delete: rm -rf $(sh_quote "$VENV")"
+    fi
+    # the record is ours even where the folder is not
+    if [ -f "$RECORD" ] && [ "$(head -n 1 "$RECORD")" = "$RECORD_HEAD" ]; then rm -f "$RECORD"; fi
+}
 do_uninstall() {
     say "uninstalling compose-cilo ($MODE mode)"
     load_record
-    local plugin venv_real link target
-    plugin=$(record_get plugin | tail -n 1)
-    plugin=${plugin:-$PLUGIN}
-    if [ -f "$plugin" ] && grep -qF "$MARKER" "$plugin" && grep -qF "exec $(sh_quote "$VPY") " "$plugin"; then
-        rm -f "$plugin"
-        say "removed $plugin"
-    elif [ -f "$plugin" ] && grep -qF "$MARKER" "$plugin"; then
-        say "$plugin belongs to another install (not $VENV); left it alone"
-    elif [ -e "$plugin" ]; then
-        warn "$plugin was not written by install.sh; left it alone"
-    else
-        say "no plugin at $plugin"
-    fi
-
-    venv_real=$VENV
-    [ ! -d "$VENV" ] || venv_real=$(cd "$VENV" && pwd -P)
-    for link in "$COMPOSE_LINK_MADE" "$COMPOSE_LINK"; do
-        if [ -z "$link" ] || [ ! -L "$link" ]; then continue; fi
-        target=$(readlink "$link")
-        case $target in
-            "$VENV"/* | "$venv_real"/*)
-                rm -f "$link"
-                say "removed $link (-> $target)"
-                ;;
-        esac
-    done
-
-    if [ -f "$VENV/pyvenv.cfg" ]; then
-        rm -rf "$VENV"
-        say "removed $VENV"
-    elif [ -e "$VENV" ]; then
-        warn "$VENV is not a virtualenv; left it alone"
-    else
-        say "no virtualenv at $VENV"
-    fi
-
+    uninstall_plugin
+    uninstall_compose
+    uninstall_venv
     if [ "$MODE" != dev ]; then
         rm -f "$RECORD"
         rmdir "$INSTALL_DIR" 2>/dev/null || true
@@ -501,7 +612,7 @@ do_uninstall() {
         say "Debian packages install.sh installed were left in place (an engine may be in use)."
         say "To remove them: apt-get remove ${APT_PKGS[*]}"
     fi
-    say "done"
+    if [ "$WARNINGS" -gt 0 ]; then say "done; left $WARNINGS thing(s), said why above"; else say "done"; fi
 }
 
 if [ "$ACTION" = uninstall ]; then

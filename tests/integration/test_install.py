@@ -65,9 +65,12 @@ class Install:
         )
         self.env = env
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, script: Path = INSTALL_SH, rc: int | None = 0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run install.sh (or a copy of it, `script`); rc=None accepts any exit."""
         proc = subprocess.run(
-            ["bash", str(INSTALL_SH), *args],
+            ["bash", str(script), *args],
             env=self.env,
             cwd=self.home,
             stdin=subprocess.DEVNULL,
@@ -75,7 +78,7 @@ class Install:
             text=True,
             timeout=INSTALL_TIMEOUT,
         )
-        assert proc.returncode == 0, (
+        assert rc is None or proc.returncode == rc, (
             f"install.sh {' '.join(args)} exited {proc.returncode}\n"
             f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         )
@@ -109,6 +112,9 @@ def test_record_lists_what_was_installed(installed: Install) -> None:
     record = installed.record.read_text()
     assert f"venv={installed.venv}\n" in record
     assert f"plugin={installed.plugin}\n" in record
+    # it made this venv itself, so --uninstall may remove it
+    assert f"venv_made={installed.venv}\n" in record
+    assert re.search(r"^venv_id=[0-9a-f]{64}$", record, re.MULTILINE), record
     if installed.compose_link.is_symlink():
         assert f"compose_link={installed.compose_link}\n" in record
 
@@ -214,3 +220,104 @@ def test_rerun_is_quick_then_uninstall_removes_everything(installed: Install) ->
     assert not installed.record.exists()
     if link_was_ours:
         assert not installed.compose_link.is_symlink()
+
+
+# --- install.sh removes and overwrites only what it made (issue 11 item 7).
+# Each refusal happens before any apt, venv or pip step, so these tests are fast.
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every path under root with its content or link target: proof nothing changed."""
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            out[key] = "-> " + os.readlink(path)
+        elif path.is_file():
+            out[key] = path.read_text(errors="replace")
+        else:
+            out[key] = "/"
+    return out
+
+
+def _fake_checkout_with_own_venv(root: Path) -> tuple[Path, Path]:
+    """A checkout (install.sh copied into it) with a .venv the user made."""
+    checkout = root / "checkout"
+    venv = checkout / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    shutil.copy2(INSTALL_SH, checkout / "install.sh")
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.2\n")
+    (venv / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
+    (venv / "my-work.txt").write_text("not install.sh's\n")
+    return checkout, venv
+
+
+def test_uninstall_dev_leaves_a_venv_it_did_not_create(tmp_path: Path) -> None:
+    inst = Install(tmp_path)
+    checkout, venv = _fake_checkout_with_own_venv(tmp_path)
+    before = _tree(checkout)
+
+    proc = inst.run("--uninstall", "--dev", script=checkout / "install.sh")
+
+    assert _tree(checkout) == before
+    assert f"left {venv}" in proc.stderr, proc.stdout + proc.stderr
+    assert "rm -rf" in proc.stderr  # how to remove it, if the user wants to
+
+
+def test_install_dev_refuses_a_venv_it_did_not_create(tmp_path: Path) -> None:
+    inst = Install(tmp_path)
+    checkout, venv = _fake_checkout_with_own_venv(tmp_path)
+    before = _tree(tmp_path)
+
+    proc = inst.run("--dev", script=checkout / "install.sh", rc=1)
+
+    assert _tree(tmp_path) == before
+    assert f"{venv} is a folder that install.sh did not create" in proc.stderr, proc.stderr
+    assert f"mv '{venv}' '{venv}.orig'" in proc.stderr
+    assert "nothing was changed" in proc.stderr
+
+
+def test_foreign_plugin_file_is_not_overwritten(tmp_path: Path) -> None:
+    inst = Install(tmp_path)
+    inst.plugin.parent.mkdir(parents=True)
+    inst.plugin.write_text("#!/bin/sh\necho someone else's docker-cilo\n")
+    inst.plugin.chmod(0o755)
+    before = _tree(tmp_path)
+
+    proc = inst.run(rc=1)
+
+    assert _tree(tmp_path) == before  # no venv, no record, plugin as it was
+    assert f"{inst.plugin} is a file without the line" in proc.stderr, proc.stderr
+    assert f"mv '{inst.plugin}' '{inst.plugin}.orig'" in proc.stderr
+
+    # uninstall has no record of it either: it stays
+    proc = inst.run("--uninstall")
+    assert _tree(tmp_path) == before
+    assert f"left {inst.plugin}: install.sh did not write it" in proc.stdout, proc.stdout
+
+
+def test_foreign_compose_link_is_not_replaced_and_survives_uninstall(
+    tmp_path: Path,
+) -> None:
+    """The user's own docker-compose link, which does not answer with this
+    DOCKER_CONFIG (as where no docker CLI is found): install.sh used to replace it."""
+    inst = Install(tmp_path)
+    own = tmp_path / "my-compose"
+    own.write_text("#!/bin/sh\nexit 1\n")
+    own.chmod(0o755)
+    inst.compose_link.parent.mkdir(parents=True)
+    inst.compose_link.symlink_to(own)
+    before = _tree(tmp_path)
+
+    proc = inst.run(rc=None)
+    if proc.returncode == 0:  # compose answered from elsewhere: link not needed
+        assert os.readlink(inst.compose_link) == str(own)
+        pytest.skip("docker compose answers without the link here")
+    assert proc.returncode == 1
+    assert _tree(tmp_path) == before
+    assert f"{inst.compose_link} is a link to {own} that install.sh did not make" in proc.stderr
+    assert f"mv '{inst.compose_link}' '{inst.compose_link}.orig'" in proc.stderr
+
+    proc = inst.run("--uninstall")
+    assert _tree(tmp_path) == before
+    assert f"left {inst.compose_link}: install.sh did not make it" in proc.stdout, proc.stdout
