@@ -61,22 +61,50 @@ class ComposeTarget(NamedTuple):
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """The KEY=VALUE lines of a .env file (enough for COMPOSE_* settings)."""
+    """The KEY=VALUE lines of a .env file, read by compose's rules (enough for COMPOSE_*
+    settings): UTF-8 with invalid bytes replaced, `export`, quotes, and `# comments` after
+    whitespace in unquoted values (`x#y` keeps its `#`)."""
     values: dict[str, str] = {}
     try:
-        text = path.read_text()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError):
         return values
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
+        values[key.strip()] = _dotenv_value(value.strip())
     return values
+
+
+_DOUBLE_QUOTED_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def _dotenv_value(raw: str) -> str:
+    import re
+
+    if raw[:1] in ("'", '"'):
+        quote, body = raw[0], raw[1:]
+        end = body.find(quote) if quote == "'" else _closing_double_quote(body)
+        if end >= 0:
+            inner = body[:end]
+            if quote == '"':
+                inner = re.sub(r"\\(.)", lambda m: _DOUBLE_QUOTED_ESCAPES.get(m.group(1), "\\" + m.group(1)), inner)
+            return inner
+    return re.sub(r"\s+#.*$", "", raw)
+
+
+def _closing_double_quote(body: str) -> int:
+    i = 0
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] == '"':
+            return i
+        i += 1
+    return -1
 
 
 def _setting(name: str, dotenvs: tuple[str, ...]) -> str | None:

@@ -135,3 +135,34 @@ def test_compose_file_resolves_against_the_current_folder(tmp_path: Path) -> Non
     _touch(tmp_path / "other" / ".env", "COMPOSE_FILE=compose.yaml\n")
     t = resolve_target(ComposeOptions(project_directory="other"), tmp_path)
     assert t.files == (str(tmp_path / "compose.yaml"),) and t.project_dir == str(tmp_path / "other")
+
+
+DOTENV_LINES = [
+    b"A=caf\xe9",  # Latin-1: compose replaces the invalid byte
+    b"B=main.yml # comment",
+    b'C="quoted # not a comment"',
+    b"export D=exported",
+    b"E=x#y",
+    b"F='single # kept'",
+    b'G="tab\\there"',
+    b"H=  spaced  ",
+    b'I="a" # after the quote',
+]
+
+
+def test_dotenv_is_read_as_compose_reads_it(tmp_path: Path, compose_cli: None) -> None:
+    """Issue 11 item 8: a Latin-1 .env crashed `list`; `COMPOSE_FILE=x # comment` kept the comment."""
+    import json
+    import subprocess
+
+    from compose_cilo.project import read_dotenv
+
+    keys = [line.split(b"=")[0].split()[-1].decode() for line in DOTENV_LINES]
+    (tmp_path / ".env").write_bytes(b"\n".join(DOTENV_LINES) + b"\n")
+    env = "".join(f"      {k}: ${{{k}}}\n" for k in keys)
+    (tmp_path / "compose.yaml").write_text(f"services:\n  a:\n    image: x\n    environment:\n{env}")
+    out = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout
+    compose = json.loads(out)["services"]["a"]["environment"]
+    ours = read_dotenv(tmp_path / ".env")
+    assert {k: ours[k] for k in keys} == {k: compose[k] for k in keys}
