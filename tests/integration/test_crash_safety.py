@@ -231,9 +231,10 @@ def test_a_hand_written_v1_file_is_migrated_by_the_first_list(cilo: Cilo, tmp_pa
 WRITER = """
 from compose_cilo import state
 record = {record}
-print("ready", flush=True)
 i = 0
 while True:
+    if i == 1:  # one write is done, so the file exists whenever the kill lands
+        print("ready", flush=True)
     with state.mutate() as st:
         envs = st.environments()
         key = f"shop/e{{i % 24}}"
