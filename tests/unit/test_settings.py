@@ -18,6 +18,7 @@ import pytest
 from compose_cilo import cli, config, dnsmasq, dnsrender, paths, resolver, state
 from compose_cilo.errors import CiloError
 from compose_cilo.resolver import MACOS, NETWORKMANAGER
+from tests.conftest import need
 
 LONG = "a" * 5000
 # every setting and the hostile values it must refuse (NUL: see FILE_CORPUS); "" means the default for most
@@ -248,9 +249,9 @@ def test_a_state_path_in_a_sticky_shared_folder_leaves_the_folder_alone(
     assert stat.S_IMODE((sticky / "x.json.lock").stat().st_mode) == 0o600
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
 def test_a_state_file_of_another_user_in_a_sticky_folder_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    need("root", os.geteuid() == 0, "needs root to give a file to another user")
     sticky = tmp_path / "sticky"
     sticky.mkdir()
     sticky.chmod(0o1777)
