@@ -618,11 +618,12 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     """
     key = env_key(record["project"], record["name"])
     ctx.say(f"destroying environment {key}")
-    containers = ownership.owned(ctx.engine.containers(selector(record)), home_id(), record)
+    home = home_id()
+    containers = ownership.owned(ctx.engine.containers(selector(record)), home, record)
     images = sorted({c.image for c in containers if c.image})
     ctx.engine.remove_containers([c.id for c in containers])
-    ctx.engine.remove_volumes(_owned_names(ctx, record, "volumes"))
-    ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
+    ctx.engine.remove_volumes(_owned_names(ctx, record, "volumes", home))
+    ctx.engine.remove_networks(_owned_names(ctx, record, "networks", home))
     # the engine objects are gone: forget the environment now, so that a folder that
     # cannot be removed never makes a retry fail on what is already done
     with state.mutate() as st:
@@ -630,10 +631,10 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     _remove_env_dir(ctx, record, images)
 
 
-def _owned_names(ctx: Context, record: Record, kind: str) -> list[str]:
+def _owned_names(ctx: Context, record: Record, kind: str, home: str | None = None) -> list[str]:
     """The environment's containers (ids), volumes or networks (names) of this home only."""
     found = getattr(ctx.engine, kind)(selector(record))
-    mine = ownership.owned(found, home_id(), record)
+    mine = ownership.owned(found, home or home_id(), record)
     return [o.id if kind == "containers" else o.name for o in mine]
 
 

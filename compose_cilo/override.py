@@ -243,9 +243,8 @@ def _environment(svc: ServiceModel) -> dict[str, Any]:
 
 def _service_override(
     svc: ServiceModel, model: ProjectModel, ident: EnvIdentity, ip: str | None,
-    meta: dict[str, str], aliases: dict[str, list[str]],
+    meta: dict[str, str], aliases: dict[str, list[str]], names: dict[str, str],
 ) -> dict[str, Any]:
-    names = container_names(model)
     out: dict[str, Any] = {}
     if svc.container_name:
         out["container_name"] = Reset(None)
@@ -307,9 +306,9 @@ def build_override(
     `meta` labels go on containers only: what `doctor` needs to re-adopt an environment
     that state lost (the user's project folder, profiles, env files).
     """
-    aliases = _aliases(model)
+    aliases, names = _aliases(model), container_names(model)
     services = {
-        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases)
+        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases, names)
         for name, svc in sorted(model.services.items())
     }
     doc: dict[str, Any] = {"services": services, "networks": _networks(model, ident)}
