@@ -234,11 +234,23 @@ def exec_(
     c: typer.Context,
     env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
     service: str = typer.Argument(..., help="Service to run the command in."),
-    command: Optional[list[str]] = typer.Argument(None, help="Command and arguments (default: sh)."),
+    command: Optional[list[str]] = typer.Argument(None, help="Command and arguments (default: sh); everything after SERVICE is the command's."),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Run the command in the background."),
+    env_vars: Optional[list[str]] = typer.Option(None, "-e", "--env", help="Set an environment variable (KEY=VALUE, repeatable)."),
+    index: Optional[int] = typer.Option(None, "--index", help="Which replica of the service."),
+    no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Do not allocate a TTY (the default when stdin or stdout is not a terminal)."),
+    privileged: bool = typer.Option(False, "--privileged", help="Give extended privileges to the process."),
+    user: Optional[str] = typer.Option(None, "-u", "--user", help="Run the command as this user."),
+    workdir: Optional[str] = typer.Option(None, "-w", "--workdir", help="Working directory for the command."),
 ) -> None:
     """Run a command in a running service container (docker compose exec)."""
-    tty = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
-    _compose_exec(c, env, ["exec", *tty, service, *(command or ["sh"])])
+    tty = no_tty or not (sys.stdin.isatty() and sys.stdout.isatty())
+    opts = [*(["--detach"] if detach else []), *(["-T"] if tty else []),
+            *(["--privileged"] if privileged else []),
+            *[a for e in env_vars or () for a in ("--env", e)],
+            *(["--index", str(index)] if index is not None else []),
+            *(["--user", user] if user else []), *(["--workdir", workdir] if workdir else [])]
+    _compose_exec(c, env, ["exec", *opts, service, *(command or ["sh"])])
 
 
 @app.command("compose", context_settings=PASSTHROUGH)
@@ -368,6 +380,41 @@ def metadata() -> str:
     return resources.files("compose_cilo").joinpath("plugin-manifest").read_text()
 
 
+# pass-through commands: how many positionals are cilo's before the command's own argv
+PASSTHROUGH_POSITIONALS = {"exec": 2, "run": 1, "compose": 1}
+
+
+def _end_of_options(args: list[str]) -> list[str]:
+    """Mark where a pass-through command's own arguments start with `--`, as docker and
+    compose do: everything after `exec ENV SERVICE`, `run ENV` and `compose ENV` (a
+    `-h`, an `-f`) belongs to the command, not to cilo."""
+    group = typer.main.get_command(app)
+    i = _skip_options(args, 0, group.params)
+    if i >= len(args) or args[i] not in PASSTHROUGH_POSITIONALS:
+        return args
+    command = group.commands[args[i]]  # type: ignore[attr-defined]
+    wanted, i = PASSTHROUGH_POSITIONALS[args[i]], i + 1
+    while i < len(args) and wanted:
+        if args[i] == "--":
+            return args  # the user marked it already
+        if args[i].startswith("-") and args[i] != "-":
+            i = _skip_options(args, i, command.params)
+            continue
+        wanted, i = wanted - 1, i + 1
+    if wanted or i >= len(args) or args[i] == "--":
+        return args
+    return [*args[:i], "--", *args[i:]]
+
+
+def _skip_options(args: list[str], i: int, params: list[Any]) -> int:
+    """The index after the options starting at args[i] (an option's value included)."""
+    takes_value = {o for p in params if getattr(p, "opts", None) and not getattr(p, "is_flag", True)
+                   for o in p.opts}
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        i += 2 if args[i] in takes_value else 1
+    return i
+
+
 def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
     """The one boundary: known errors exit 1 with one line, usage errors 2, ^C 130."""
     global _engine_factory, _docker_opts
@@ -379,6 +426,7 @@ def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
     debug = "--debug" in argv
     try:
         _docker_opts, args = split(argv)
+        args = _end_of_options(args)
         _engine_factory = engine_factory
         # without standalone mode, click returns a command's Exit code instead of raising
         code = app(args=args, prog_name="docker cilo", standalone_mode=False)

@@ -13,8 +13,8 @@ class DockerOptions(NamedTuple):
     host: str | None = None
     config: str | None = None
     log_level: str | None = None
-    tls: bool = False
-    tlsverify: bool = False
+    tls: bool | None = None  # None: not given (docker's default, DOCKER_TLS_VERIFY)
+    tlsverify: bool | None = None
     tlscacert: str | None = None
     tlscert: str | None = None
     tlskey: str | None = None
@@ -37,8 +37,9 @@ class DockerOptions(NamedTuple):
         ):
             if value:
                 out += [flag, value]
-        out += ["--tls"] if self.tls else []
-        out += ["--tlsverify"] if self.tlsverify else []
+        for flag, on in (("--tls", self.tls), ("--tlsverify", self.tlsverify)):
+            if on is not None:
+                out.append(flag if on else f"{flag}=false")
         return out
 
     def compose_plugin(self) -> str | None:

@@ -60,6 +60,10 @@ class ComposeTarget(NamedTuple):
     dotenv_dir: str | None = None
 
 
+class NoComposeFile(CiloError):
+    """No compose file here: not in a project folder (and no option names one)."""
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     """The KEY=VALUE lines of a .env file, read by compose's rules (enough for COMPOSE_*
     settings): UTF-8 with invalid bytes replaced, `export`, quotes, and `# comments` after
@@ -159,7 +163,7 @@ def _find_default_files(start: Path) -> list[Path]:
             overrides = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
             return [found[0], *overrides[:1]]
         if folder.parent == folder:
-            raise CiloError(
+            raise NoComposeFile(
                 f"no compose file found in {start} or any parent folder (looked for "
                 f"{', '.join(DEFAULT_FILES)}); cd into your project or pass -f FILE"
             )
@@ -170,7 +174,7 @@ def _working_dir(opts: ComposeOptions, cwd: Path) -> Path:
     """compose's working folder: --project-directory, else the first -f file's, else cwd."""
     if opts.project_directory:
         return Path(_absolute(opts.project_directory, cwd))
-    if opts.files and opts.files[0] != "-":
+    if opts.files:
         return Path(_absolute(opts.files[0], cwd)).parent
     return cwd
 
@@ -195,6 +199,11 @@ def _profiles(opts: ComposeOptions, dotenvs: tuple[str, ...]) -> tuple[str, ...]
 def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarget:
     """Find the compose files, project folder, env files and profiles, like compose."""
     cwd = (cwd or Path.cwd()).absolute()
+    if "-" in opts.files:
+        raise CiloError(
+            "compose file '-' (standard input) cannot be used: cilo reads the project again "
+            "on later commands and layers its override on the files; save it to a file "
+            "first, e.g. `cat > stack.yaml`, and pass -f stack.yaml")
     workdir = _working_dir(opts, cwd)
     env_files = tuple(_absolute(f, cwd) for f in opts.env_files)
     for f in env_files:
@@ -202,7 +211,7 @@ def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarg
             raise CiloError(f"env file {f} not found; fix the --env-file path")
     files = _find_files(opts, cwd, workdir, env_files or (str(workdir / ".env"),))
     for f in files:
-        if f != "-" and not Path(f).is_file():
+        if not Path(f).is_file():
             raise CiloError(f"compose file {f} not found; fix the -f / COMPOSE_FILE path")
     project_dir = str(workdir) if opts.project_directory else str(Path(files[0]).parent)
     target = ComposeTarget(

@@ -14,7 +14,8 @@ from . import state
 from .engine import Engine
 from .errors import CiloError
 from .names import check_env_name, check_project_name, env_key
-from .project import ComposeOptions, ComposeTarget, ProjectModel, model_from_config, resolve_target
+from .project import (ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config,
+                      resolve_target)
 
 Record = dict[str, Any]
 
@@ -84,12 +85,13 @@ def current_project(ctx: Context, ask_compose: bool = True,
 
 
 def in_project_folder(ctx: Context) -> bool:
-    """Is there a compose project here (or named by options)?"""
+    """Is there a compose project here (or named by options)? Only a folder with no
+    compose file is "no project"; a broken option (a missing --env-file) is an error."""
     if ctx.project or ctx.compose.project_name or ctx.compose.files:
         return True
     try:
         resolve_target(ctx.compose, ctx.cwd)
-    except CiloError:
+    except NoComposeFile:
         return False
     return True
 

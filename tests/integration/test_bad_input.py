@@ -45,6 +45,7 @@ class Bad:
     docker_args: tuple[str, ...] = ()
     hold_lock: bool = False
     cwd: str = "project"  # or "empty": a folder without any compose file
+    dotenv: str | bytes | None = None  # the project's .env file
 
 
 def case(id: str, *args: str, message: str, **kw: object) -> object:
@@ -330,6 +331,43 @@ CASES = [
          message=r"no compose file found in .* cd into your project or pass -f FILE"),
     case("destroy-all-projects-unforced", "destroy", "--all-projects", cwd="empty",
          message=r"destroy would remove 1 environment\(s\) listed above; add --force to confirm"),
+    # --- parsing as docker and compose do (issue 11 item 8) ---------------------------------
+    case("argv-f-stdin-create", "-f", "-", "create", "dev",
+         message=r"compose file '-' \(standard input\) cannot be used: .* pass -f stack\.yaml"),
+    case("argv-f-stdin-list", "-f", "-", "list", message=r"compose file '-' \(standard input\)"),
+    case("argv-f-stdin-after-file", "-f", "compose.yaml", "-f", "-", "up", "dev",
+         message=r"compose file '-' \(standard input\) cannot be used"),
+    case("list-env-file-typo", "--env-file", ".env.locl", "list",
+         message=r"env file {dir}/\.env\.locl not found; fix the --env-file path"),
+    case("list-compose-file-missing", "list", env=(("COMPOSE_FILE", "missing.yml"),),
+         message=r"compose file {dir}/missing\.yml not found"),
+    case("docker-H-attached", "create", "dev", docker_args=("-Hunix:///nonexistent.sock",),
+         message=r"cannot reach the Docker engine"),
+    case("docker-H-equals", "up", "dev", docker_args=("-H=tcp://127.0.0.1:1",),
+         message=r"cannot reach the Docker engine"),
+    case("docker-host-equals-status", "status", "keep",
+         docker_args=("--host=unix:///nonexistent.sock",), message=r"cannot reach the Docker engine"),
+    case("docker-debug-and-H-combined", "create", "dev", docker_args=("-D", "-Hunix:///nonexistent.sock"),
+         message=r"cannot reach the Docker engine"),
+    case("dotenv-compose-file-comment", "create", "dev", dotenv="COMPOSE_FILE=missing.yml # the main file\n",
+         message=r"compose file {dir}/missing\.yml not found; fix the -f / COMPOSE_FILE path"),
+    case("dotenv-compose-file-quoted-export", "up", "dev",
+         dotenv="export COMPOSE_FILE='missing one.yml'\n",
+         message=r"compose file {dir}/missing one\.yml not found"),
+    case("dotenv-latin1", "create", "dev", dotenv=b"COMPOSE_FILE=caf\xe9.yml\n",
+         message=r"compose file {dir}/caf\ufffd\.yml not found"),
+    case("dotenv-latin1-list", "list", dotenv=b"# caf\xe9\nCOMPOSE_FILE=caf\xe9.yml\n",
+         message=r"compose file {dir}/caf\ufffd\.yml not found"),
+    case("dotenv-destroy-all-compose-file-missing", "destroy", "--all", "--force",
+         dotenv="COMPOSE_FILE=gone.yml\n", message=r"compose file {dir}/gone\.yml not found"),
+    case("dotenv-project-name", "create", "dev", dotenv="COMPOSE_PROJECT_NAME=../x\n",
+         message=r'invalid project name "\.\./x"'),
+    case("usage-exec-option-needs-value", "exec", "keep", "-u", code=2,
+         message=r"Option '-u' requires an argument"),
+    case("usage-exec-missing-service", "exec", "keep", code=2, message=r"Missing argument 'service'"),
+    case("usage-run-missing-command", "run", "keep", code=2, message=r"Missing argument 'command"),
+    case("usage-exec-index-not-a-number", "exec", "keep", "--index", "one", "web", code=2,
+         message=r"Invalid value for '--index': 'one' is not a valid int"),
     case("usage-unknown-command", "frobnicate", code=2, message=r"No such command 'frobnicate'"),
     case("usage-missing-env", "create", code=2, message=r"Missing argument 'env'"),
     case("usage-migrate-unknown-version", "state", "migrate", "--to", "4", code=2,
@@ -463,6 +501,8 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
     sb = sandbox
     if bad.compose is not None:
         (sb.proj / "compose.yaml").write_text(bad.compose)
+    if bad.dotenv is not None:
+        (sb.proj / ".env").write_bytes(bad.dotenv if isinstance(bad.dotenv, bytes) else bad.dotenv.encode())
     sb.state.write_bytes(state_bytes(sb, bad.state))
     sb.state.chmod(0o600)
     (sb.home / "state.json.lock").touch(mode=0o600)
@@ -488,6 +528,6 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 50
+    assert len(CASES) >= 150
     ids = [c.id for c in CASES]  # type: ignore[attr-defined]
     assert len(set(ids)) == len(ids)

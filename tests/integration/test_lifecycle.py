@@ -227,6 +227,32 @@ def test_compose_options_mean_what_they_mean_to_compose(tmp_path: Path, cilo: Ci
         cilo("destroy", f"custom{unique}/{env}", "--force", cwd=proj, check=False)
 
 
+def test_everything_after_the_service_is_the_commands(tmp_path: Path, cilo: Cilo, unique: str) -> None:
+    """Issue 11 item 8: as with docker compose, `-h`, `-f` or `--` after `exec ENV SERVICE`,
+    `run ENV` and `compose ENV` belong to the command; docker's attached option forms
+    (`-cNAME`, `--tlsverify=false`, `-H=...`) reach cilo as docker reads them."""
+    proj = copy_project("plain", tmp_path)
+    env = f"pass{unique}"
+    try:
+        cilo("up", env, cwd=proj)
+        assert cilo("exec", env, "cache", "echo", "-h", "--help", cwd=proj).stdout.split() == ["-h", "--help"]
+        # compose exec's own options before SERVICE are compose's; `--` after it is the command's
+        got = cilo("exec", env, "-u", "65534", "-w", "/etc", "-e", "X=1", "cache",
+                   "sh", "-c", 'echo "$(id -u) $PWD $X $0"', "--", cwd=proj).stdout.split()
+        assert got == ["65534", "/etc", "1", "--"]
+        assert cilo("run", env, "echo", "-h", "-f", "x", cwd=proj).stdout.split() == ["-h", "-f", "x"]
+        assert cilo("run", env, "--", "echo", "--", "-v", cwd=proj).stdout.split() == ["--", "-v"]
+        services = cilo("compose", env, "config", "--services", cwd=proj).stdout.split()
+        assert sorted(services) == ["cache", "web"]
+        assert "Usage:  docker compose" in cilo("compose", env, "ps", "-h", cwd=proj).stdout
+        for docker_args in (("-cdefault",), ("--context=default",), ("--tlsverify=false",),
+                            ("-D", "-H=unix:///var/run/docker.sock")):
+            (listed,) = json.loads(cilo("list", "--json", cwd=proj, docker_args=docker_args).stdout)
+            assert listed["name"] == env, docker_args
+    finally:
+        cilo("destroy", env, "--force", cwd=proj, check=False)
+
+
 def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: str) -> None:
     proj = copy_project("plain", tmp_path)
     compose = proj / "compose.yaml"

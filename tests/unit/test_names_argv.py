@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from compose_cilo.argv import split
@@ -38,6 +40,45 @@ def test_plugin_argv_with_global_options() -> None:
     assert opts == DockerOptions(context="ctx", host="unix:///x.sock", tls=True)
     assert args == ["list", "--all"]
     assert opts.argv()[1:] == ["--context", "ctx", "--host", "unix:///x.sock", "--tls"]
+
+
+@pytest.mark.parametrize(("docker_args", "expected"), [
+    (["-Htcp://h:2375"], DockerOptions(host="tcp://h:2375")),
+    (["-H=tcp://h:2375"], DockerOptions(host="tcp://h:2375")),
+    (["--host=tcp://h:2375"], DockerOptions(host="tcp://h:2375")),
+    (["--host", "tcp://h:2375"], DockerOptions(host="tcp://h:2375")),
+    (["-cprod"], DockerOptions(context="prod")),
+    (["-c", "cilo"], DockerOptions(context="cilo")),  # a context named like the plugin
+    (["-DHunix:///x"], DockerOptions(host="unix:///x")),  # combined shorthands, as pflag
+    (["-Dc", "prod"], DockerOptions(context="prod")),
+    (["-D=false", "--debug=true"], DockerOptions()),
+    (["--tlsverify=false"], DockerOptions(tlsverify=False)),
+    (["--tls=1", "--tlsverify=T"], DockerOptions(tls=True, tlsverify=True)),
+    (["-lerror", "--config=/c", "--tlscacert=/ca"],
+     DockerOptions(log_level="error", config="/c", tlscacert="/ca")),
+])
+def test_docker_option_forms(docker_args: list[str], expected: DockerOptions) -> None:
+    assert split([*docker_args, "cilo", "list"]) == (expected, ["list"])
+
+
+def test_explicit_false_reaches_docker_and_compose() -> None:
+    opts, _ = split(["--tlsverify=false", "cilo", "list"])
+    assert opts.argv()[1:] == ["--tlsverify=false"]
+
+
+@pytest.mark.parametrize(("docker_args", "message"), [
+    (["--tlsverify=maybe"], "docker option --tlsverify='maybe' is not true or false"),
+    (["-D=yes"], "docker option -D='yes' is not true or false"),
+])
+def test_bad_docker_options_are_usage_errors(docker_args: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        split([*docker_args, "cilo", "list"])
+
+
+def test_a_value_option_at_the_end_is_a_direct_call() -> None:
+    # `--context cilo` consumed the marker: no plugin call, the args are cilo's own
+    assert split(["--context", "cilo"]) == (DockerOptions(), ["--context", "cilo"])
+    assert split(["-x", "cilo", "list"]) == (DockerOptions(), ["-x", "cilo", "list"])
 
 
 def test_plain_and_direct_calls() -> None:
