@@ -6,7 +6,7 @@ import random
 import time
 from ipaddress import IPv4Network
 
-from compose_cilo.subnets import Taken, allocate, candidates
+from compose_cilo.network.subnets import Taken, allocate, candidates
 
 POOL = IPv4Network("10.224.0.0/16")
 ENTRIES = 10_000

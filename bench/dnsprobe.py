@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's package
-from compose_cilo import dnsquery  # noqa: E402 - the same wire code cilo itself uses
+from compose_cilo.dns import query as dnsquery  # noqa: E402 - the same wire code cilo itself uses
 
 SERVER = "127.0.0.1"
 QUERY_TIMEOUT = 0.5  # seconds, per query

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's package
-from compose_cilo.dnsproc import free_port  # noqa: E402 - the same helper cilo uses
+from compose_cilo.dns.process import free_port  # noqa: E402 - the same helper cilo uses
 
 IMAGE = "cilo-test/busybox"
 CALL_TIMEOUT = 600  # seconds; no single call should come near this

@@ -4,11 +4,11 @@ import sys
 
 
 def main() -> None:
-    from .fast import main_fast
+    from .cli.fast import main_fast
 
     code = main_fast(sys.argv[1:])
     if code is None:
-        from .cli import run
+        from .cli.app import run
 
         code = run(sys.argv[1:])
     sys.exit(code)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import envnet, lifecycle, paths, reconcile, state
+from .network import envnet
+from . import lifecycle, paths, reconcile
+from .state import store
 from .errors import CiloError
 from .queries import Context
 from .reconcile import Action, Check, Observed
@@ -60,12 +62,12 @@ def _lock_is_free() -> bool:
 def _state_checks() -> tuple[list[Check], dict[str, Any] | None]:
     path = paths.state_path()
     try:
-        doc = state.read_state().doc
+        doc = store.read_state().doc
     except CiloError as e:
         return [Check("state.valid", "fail", str(path), str(e),
                       f"restore {path} from a backup, or move it away to start afresh")], None
     out = [Check("state.valid", "ok", str(path), f"state file valid (version {doc['version']})")]
-    problems = getattr(state, "permission_problems", lambda: [])()
+    problems = getattr(store, "permission_problems", lambda: [])()
     if problems:
         out.append(Check("state.permissions", "warn", str(path), "; ".join(problems),
                          f"chmod 700 {path.parent} && chmod 600 {path}"))
@@ -79,7 +81,7 @@ def _state_checks() -> tuple[list[Check], dict[str, Any] | None]:
 
 
 def _dns_checks(doc: dict[str, Any]) -> list[Check]:
-    from . import dnsmasq, dnsquery
+    from .dns import dnsmasq, query
 
     fix = "docker cilo doctor --fix (or: docker cilo dns restart)"
     status = dnsmasq.status(doc)
@@ -110,7 +112,7 @@ def _dns_checks(doc: dict[str, Any]) -> list[Check]:
     if exact and status.running:
         name, want = exact[0]
         try:
-            got: tuple[str, ...] = tuple(dnsquery.query(name, port=status.port, timeout=1.0).addresses)
+            got: tuple[str, ...] = tuple(query.query(name, port=status.port, timeout=1.0).addresses)
         except OSError:
             got = ()
         if sorted(got) == sorted(want):
@@ -213,7 +215,7 @@ def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "remove_volume":
         ctx.engine.remove_volumes([a.subject])
         return f"removed volume {a.subject}"
-    from . import dnsmasq
+    from .dns import dnsmasq
 
     result = dnsmasq.restart()
     return "re-rendered DNS and restarted dnsmasq" + ("" if result.served else f" ({result.message})")

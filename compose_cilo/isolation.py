@@ -13,14 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from .model import (
-    CONTAINER_REF,
-    PARENT_DRIVERS,
-    Mount,
-    ProjectModel,
-    ServiceModel,
-    container_names,
-)
+from .model import CONTAINER_REF, PARENT_DRIVERS, Mount, ProjectModel, ServiceModel, container_names
 from .override import host_bound_volume
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")

@@ -13,22 +13,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import copynets, dnsnames, envnet, isolation, override, ownership, paths, state, workspace
-from .engine import ContainerInfo
+from .network import copynets, envnet
+from .dns import zone
+from . import isolation, override, ownership, paths, workspace
+from .state import store
+from .engine.client import ContainerInfo
 from .errors import CiloError
 from .fsutil import atomic_write, ensure_copy, remove_tree, turn
 from .model import namespace_root
 from .names import compose_project_name, env_key, label_path
 from .project import ComposeTarget, ProjectModel, model_from_config
-from .queries import (
-    Context,
-    Record,
-    current_project,
-    get_env,
-    resolve_project,
-    selector,
-    split_ref,
-)
+from .queries import Context, Record, current_project, get_env, resolve_project, selector, split_ref
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -112,7 +107,7 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
     out: Record = {}
     ingress_flags: dict[str, bool] = {}
     for name, svc in model.services.items():
-        explicit, hostnames = dnsnames.parse_service_labels(name, svc.labels)
+        explicit, hostnames = zone.parse_service_labels(name, svc.labels)
         ingress_flags[name] = explicit
         prev = old.get(name, {})
         out[name] = {
@@ -125,7 +120,7 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
         }
         if (root := namespace_root(model, name)) != name:
             out[name]["shares"] = root  # network_mode: service: (or container:) of a service
-    ingress = dnsnames.pick_ingress(ingress_flags)
+    ingress = zone.pick_ingress(ingress_flags)
     if ingress:
         out[ingress]["ingress"] = True
     return out
@@ -166,7 +161,7 @@ def _address(c: ContainerInfo, networks: list[str]) -> str | None:
 
 
 def _update(key: str, change: Callable[[Record], None]) -> Record:
-    with state.mutate() as st:
+    with store.mutate() as st:
         record = st.environments().get(key)
         if record is None:
             raise CiloError(f"environment {key} vanished from state while cilo worked on it")
@@ -188,7 +183,7 @@ def _reserve(
     """
     key = env_key(model.name, env)
     external = envnet.engine_taken(ctx.engine)
-    with state.mutate() as st:
+    with store.mutate() as st:
         envs = st.environments()
         if key in envs:
             return dict(envs[key]), False
@@ -205,7 +200,7 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
     if not copynets.needs_reserve(record, model):
         return record
     external = envnet.engine_taken(ctx.engine)
-    with state.mutate() as st:
+    with store.mutate() as st:
         current = st.environments()[env_key(record["project"], record["name"])]
         copynets.reserve(st, current, model, external)
         current["updated_at"] = now()
@@ -245,8 +240,8 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
-            dnsnames.parse_service_labels(svc.name, svc.labels)
-        record = state.read_state().environments().get(env_key(model.name, env))
+            zone.parse_service_labels(svc.name, svc.labels)
+        record = store.read_state().environments().get(env_key(model.name, env))
         _check_isolation(ctx, model, target.project_dir, record["copy"] if record else copy,
                          strict, say=record is None)
         if record is None:
@@ -381,10 +376,10 @@ def write_shared_layer(ctx: Context, record: Record) -> list[str]:
 def home_id() -> str:
     """This cilo home's id, made on first use (environments of a state from before home
     ids get it on their next `up`: what they make from then on is labelled)."""
-    found = ownership.home_id(state.read_state().doc)
+    found = ownership.home_id(store.read_state().doc)
     if found:
         return found
-    with state.mutate() as st:
+    with store.mutate() as st:
         return ownership.ensure_home_id(st.doc)
 
 
@@ -411,7 +406,7 @@ def _forget_failed_create(ctx: Context, record: Record) -> None:
         ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
     finally:
         remove_tree(paths.env_dir(record["project"], record["name"]))
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments().pop(env_key(record["project"], record["name"]), None)
 
 
@@ -430,7 +425,7 @@ def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
         with turn(lock, f"creating or starting environment {project}/{env}"):
             yield
     finally:
-        if env_key(project, env) not in state.read_state().environments():
+        if env_key(project, env) not in store.read_state().environments():
             _remove_lock(lock)
 
 
@@ -483,7 +478,7 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
     key = env_key(record["project"], record["name"])
     external = envnet.engine_taken(ctx.engine, own_network=record["network"])
-    with state.mutate() as st:
+    with store.mutate() as st:
         rec = st.environments()[key]
         fresh = envnet.allocate_many(st, key, external, 1 + len(rec["networks"]), [])
         rec["subnet"] = fresh[0]
@@ -553,7 +548,7 @@ def adopt(ctx: Context, action: Any) -> Record:
             for f in record["compose_files"]
         ]
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    with state.mutate() as st:
+    with store.mutate() as st:
         if key in st.environments():
             raise CiloError(f"environment {key} is in state again; nothing to adopt")
         ownership.ensure_home_id(st.doc)
@@ -583,7 +578,7 @@ def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
     The project is found strictly, as for any command: a compose option that names a
     missing file is an error here, never a reason to take every project instead.
     """
-    st = state.read_state()
+    st = store.read_state()
     project = None
     if not every_project:
         project = current_project(ctx, st=st)
@@ -594,7 +589,7 @@ def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
 
 
 def destroy_keys(ctx: Context, keys: list[str]) -> list[str]:
-    envs = {k: r for _, k, r in state.read_state().all_environments()}
+    envs = {k: r for _, k, r in store.read_state().all_environments()}
     done = []
     for key in keys:
         if key in envs:
@@ -626,7 +621,7 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     ctx.engine.remove_networks(_owned_names(ctx, record, "networks", home))
     # the engine objects are gone: forget the environment now, so that a folder that
     # cannot be removed never makes a retry fail on what is already done
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments().pop(key, None)
     _remove_env_dir(ctx, record, images)
 
@@ -665,8 +660,8 @@ def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
 
 def sync_dns(ctx: Context) -> None:
     """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
-    from . import dnsmasq
+    from .dns import dnsmasq
 
-    result = dnsmasq.sync(state.read_state().doc)
+    result = dnsmasq.sync(store.read_state().doc)
     if not result.served:
         ctx.say(f"warning: {result.message}")

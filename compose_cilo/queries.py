@@ -10,12 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import state
-from .engine import Engine
+from .state import store
+from .engine.client import Engine
 from .errors import CiloError
 from .names import check_env_name, check_project_name, env_key
-from .project import (ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config,
-                      resolve_target)
+from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 
 Record = dict[str, Any]
 
@@ -64,7 +63,7 @@ def split_ref(ref: str, project: str | None) -> tuple[str | None, str]:
 
 
 def current_project(ctx: Context, ask_compose: bool = True,
-                    st: state.State | None = None) -> str | None:
+                    st: store.State | None = None) -> str | None:
     """The project of the working folder, cheaply when state already knows its files.
 
     With ask_compose=False, a folder whose files no environment uses gives None (it has
@@ -75,7 +74,7 @@ def current_project(ctx: Context, ask_compose: bool = True,
     if ctx.compose.project_name:
         return check_project_name(ctx.compose.project_name)
     target = resolve_target(ctx.compose, ctx.cwd)
-    for _, _, env in (st or state.read_state()).all_environments():
+    for _, _, env in (st or store.read_state()).all_environments():
         if env["project_dir"] == target.project_dir and env["compose_files"] == list(target.files):
             return str(env["project"])
     if not ask_compose:
@@ -100,7 +99,7 @@ def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, lis
     """This project's environments (every project's with `every` or outside a project),
     and the subnet overlaps found for them."""
     project: str | None = None
-    st = state.read_state()
+    st = store.read_state()
     if not every:
         if in_project_folder(ctx):
             project = current_project(ctx, ask_compose=False, st=st) or ""
@@ -119,7 +118,7 @@ def get_env(ctx: Context, ref: str, check_options: bool = True) -> Record:
     """
     project, env = split_ref(ref, ctx.project)
     project = project or current_project(ctx) or ""
-    record = state.read_state().environments().get(env_key(project, env))
+    record = store.read_state().environments().get(env_key(project, env))
     if record is None:
         raise CiloError(
             f"environment {env_key(project, env)} does not exist; create it with "
@@ -158,7 +157,7 @@ def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:
     if not records:
         return {}
     try:
-        from . import envnet
+        from .network import envnet
 
         return envnet.drift(records, envnet.engine_taken(ctx.engine))
     except CiloError as e:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .engine import ContainerInfo, NetworkInfo, VolumeInfo
+from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
 from . import ownership
 from .names import path_from_label
 from .override import NETWORK_LABEL

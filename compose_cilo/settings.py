@@ -306,7 +306,7 @@ def _subnet(ld: _Loader) -> tuple[str, str]:
         return "", source
     if value == DEFAULTS["base_subnet"]:
         return value, source  # no need to import ipaddress for `list`
-    from .subnets import parse_pool
+    from .network.subnets import parse_pool
 
     try:
         parse_pool(value, source if source != "default" else "default")

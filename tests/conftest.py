@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo.dnsproc import free_port
+from compose_cilo.dns.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -40,7 +40,8 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
     monkeypatch.setenv("CILO_DNS_PORT", str(free_port()))
-    from compose_cilo import config, dnsmasq, settings
+    from compose_cilo import config, settings
+    from compose_cilo.dns import dnsmasq
 
     config.clear_cache()
     yield home

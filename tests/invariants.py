@@ -16,8 +16,9 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from compose_cilo import envnet, override
-from compose_cilo.engine import NetworkSpec
+from compose_cilo.network import envnet
+from compose_cilo import override
+from compose_cilo.engine.client import NetworkSpec
 from compose_cilo.model import ProjectModel, container_names, model_from_config, namespace_root
 
 META = {"cilo.project_dir": "/src/project", "cilo.profiles": "", "cilo.env_files": ""}

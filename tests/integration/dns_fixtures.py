@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import config, dnsmasq, dnsquery
-from compose_cilo.dnsproc import free_port
+from compose_cilo import config
+from compose_cilo.dns import dnsmasq, query
+from compose_cilo.dns.process import free_port
 
 
 def require_dnsmasq() -> str:
@@ -38,8 +39,8 @@ class DnsEnv:
     port: int
     binary: str
 
-    def query(self, name: str, qtype: str = "A", timeout: float = 1.0) -> dnsquery.DnsAnswer:
-        return dnsquery.query(name, port=self.port, qtype=qtype, timeout=timeout)
+    def query(self, name: str, qtype: str = "A", timeout: float = 1.0) -> query.DnsAnswer:
+        return query.query(name, port=self.port, qtype=qtype, timeout=timeout)
 
     def ips(self, name: str) -> list[str]:
         return sorted(self.query(name).addresses)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import paths, state
+from compose_cilo import paths
+from compose_cilo.state import store
 from compose_cilo.errors import StateError
 from tests.conftest import Cilo, copy_project, need, sample_record
 
@@ -138,15 +139,15 @@ def remove_leftovers(project: str) -> None:
 def check_state_invariants() -> dict:
     path = paths.state_path()
     doc = json.loads(path.read_bytes())  # parses
-    state.validate(doc, path)  # validates
-    envs = {k: r for _, k, r in state.State(doc).all_environments()}
+    store.validate(doc, path)  # validates
+    envs = {k: r for _, k, r in store.State(doc).all_environments()}
     subnets = [ipaddress.IPv4Network(r["subnet"]) for r in envs.values()]
     assert len(set(subnets)) == len(subnets), f"duplicate subnets in state: {sorted(map(str, subnets))}"
     for i, a in enumerate(subnets):
         assert not any(a.overlaps(b) for b in subnets[i + 1:]), f"overlapping subnet {a}"
     for key, r in envs.items():
         assert key == f"{r['project']}/{r['name']}"
-    assert set(state.read_state().environments()) == set(envs)  # the store reads it too
+    assert set(store.read_state().environments()) == set(envs)  # the store reads it too
     return envs
 
 
@@ -178,7 +179,7 @@ def test_kill_9_at_random_moments_never_breaks_state(
         listed = cilo("-p", project, "list", "--json", cwd=proj, env=fast)
         assert {e["name"] for e in json.loads(listed.stdout)} == {r["name"] for r in envs.values()}
         monkeypatch.setenv("CILO_LOCK_TIMEOUT", "0")
-        with state.locked():
+        with store.locked():
             pass
         cilo("-p", project, "create", "final", cwd=proj, env=fast)
         check_state_invariants()
@@ -217,11 +218,11 @@ def test_a_hand_written_v1_file_is_migrated_by_the_first_list(cilo: Cilo, tmp_pa
     assert {(e["project"], e["name"], e["subnet"]) for e in json.loads(listed.stdout)} == {
         ("shop", "dev", "10.224.201.0/24"), ("blog", "qa", "10.224.202.0/24")}
     assert "migrated state file" in listed.stderr
-    assert json.loads(path.read_text())["version"] == state.STATE_VERSION
-    assert state.backup_path(path, 1).read_text() == V1_STATE
+    assert json.loads(path.read_text())["version"] == store.STATE_VERSION
+    assert store.backup_path(path, 1).read_text() == V1_STATE
 
     shown = json.loads(cilo("state", "show", "--json", cwd=tmp_path).stdout)
-    assert (shown["version"], shown["environments"], shown["services"]) == (state.STATE_VERSION, 2, 1)
+    assert (shown["version"], shown["environments"], shown["services"]) == (store.STATE_VERSION, 2, 1)
     cilo("state", "migrate", "--to", "1", cwd=tmp_path)
     assert json.loads(path.read_text()) == json.loads(V1_STATE)  # equivalent to the original
 
@@ -229,7 +230,7 @@ def test_a_hand_written_v1_file_is_migrated_by_the_first_list(cilo: Cilo, tmp_pa
 # --- writers killed inside the lock --------------------------------------------------------
 
 WRITER = """
-from compose_cilo import state
+from compose_cilo.state import store as state
 record = {record}
 i = 0
 while True:
@@ -267,7 +268,7 @@ def test_writers_killed_inside_the_lock_never_break_state(
         check_state_invariants()
     print(f"\ntemp files left by killed writers (then ignored): {temp_seen}")
     monkeypatch.setenv("CILO_LOCK_TIMEOUT", "0")
-    with state.mutate():  # the lock is free at once, and the write cleans the temp files
+    with store.mutate():  # the lock is free at once, and the write cleans the temp files
         pass
     assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
     check_state_invariants()
@@ -295,7 +296,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(
 ) -> None:
     monkeypatch.setenv("CILO_STATE_PATH", str(tiny_disk / "state.json"))
     record = sample_record()
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = record
     before = paths.state_path().read_bytes()
     filler = tiny_disk / "filler"
@@ -305,8 +306,8 @@ def test_a_full_disk_leaves_the_previous_state_intact(
             f.flush()
     with pytest.raises(StateError, match=r"cannot write state file .*state.json \(No space left "
                                          r"on device\); the previous state is intact"):
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments()["shop/dev"]["profiles"] = ["p" * 100] * 100
     assert paths.state_path().read_bytes() == before
     assert not list(tiny_disk.glob(".cilo-tmp-*"))
-    assert state.read_state().environments()["shop/dev"] == record
+    assert store.read_state().environments()["shop/dev"] == record

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo.engine import Engine
+from compose_cilo.engine.client import Engine
 from compose_cilo.lifecycle import new_record, user_target
 from compose_cilo.project import ComposeOptions, model_from_config, resolve_target
 

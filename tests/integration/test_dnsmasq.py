@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import dnsproc, dnsmasq, dnsnames, dnsquery
+from compose_cilo.dns import process, dnsmasq, zone, query
 from compose_cilo.errors import CiloError
 
 from .dns_fixtures import DnsEnv, dns_env, environment, envs_of, service, state_doc  # noqa: F401
@@ -116,7 +116,7 @@ def test_two_projects_with_the_same_env_name(dns_env: DnsEnv) -> None:
     assert dns_env.ips("web.shop.dev.test") == ["10.224.3.20"]
     assert dns_env.ips("web.blog.dev.test") == ["10.224.4.20"]
     assert dns_env.ips("search.dev.test") == ["10.224.4.7"]
-    assert dnsnames.names_for_env(doc, "shop/dev", "test")["web"][0] == "web.shop.dev.test"
+    assert zone.names_for_env(doc, "shop/dev", "test")["web"][0] == "web.shop.dev.test"
 
 
 def test_stale_pid_file_naming_another_process_is_never_signalled(dns_env: DnsEnv) -> None:
@@ -242,10 +242,10 @@ def test_a_killed_or_leftover_responder_is_replaced_or_retired(dns_env: DnsEnv) 
     p = dnsmasq.dns_paths()
     proc = p.responder("shop/dev")
     saved_pid, conf = proc.pid.read_text(), proc.config.read_text()
-    port = dnsproc.free_port()
+    port = process.free_port()
     proc.config.write_text("\n".join(
         f"port={port}" if line.startswith("port=") else line for line in conf.splitlines()) + "\n")
-    extra = dnsproc.spawn(dns_env.binary, proc, p, port)
+    extra = process.spawn(dns_env.binary, proc, p, port)
     proc.config.write_text(conf)
     proc.pid.write_text(saved_pid)
     assert sorted(dnsmasq.responder_pids()["shop.dev"]) == sorted([second, extra])
@@ -261,7 +261,7 @@ def _hammer(env: DnsEnv, names: dict[str, list[str]], stop: threading.Event,
         for name, want in names.items():
             try:
                 ok = sorted(env.query(name, timeout=1.0).addresses) == want
-            except dnsquery.DnsQueryError:
+            except query.DnsQueryError:
                 ok = False
             counts["queries"] += 1
             if not ok:
@@ -324,10 +324,10 @@ def test_missing_dnsmasq_writes_files_and_reports(dns_env: DnsEnv, monkeypatch: 
 def test_dns_commands(dns_env: DnsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from compose_cilo import state
-    from compose_cilo.cli_dns import dns_app
+    from compose_cilo.state import store
+    from compose_cilo.cli.dns import dns_app
 
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = shop_dev()
     runner = CliRunner()
     out = runner.invoke(dns_app, ["start"])
@@ -354,7 +354,7 @@ def test_dns_commands(dns_env: DnsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_dns_command_line_starts_fast_enough_to_matter(dns_env: DnsEnv) -> None:
     """sync from a fresh interpreter: the path `docker cilo up` takes."""
-    code = ("import json,sys; from compose_cilo import dnsmasq; "
+    code = ("import json,sys; from compose_cilo.dns import dnsmasq; "
             "r = dnsmasq.sync(json.load(sys.stdin)); print(json.dumps(r.served))")
     proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(base_doc()),
                           capture_output=True, text=True, env=os.environ.copy(), timeout=30)

@@ -111,14 +111,14 @@ def test_seven_faults_detected_fixed_and_second_fix_is_clean(shop, cilo: Cilo, u
     # re-adopted, running, and every name resolves again
     envs = {e["name"]: e for e in json.loads(cilo("list", "--json", cwd=proj).stdout)}
     assert set(envs) == {a, b, c} and all(e["status"] == "running" for e in envs.values())
-    from compose_cilo import dnsquery
+    from compose_cilo.dns import query
 
     port = int(os.environ["CILO_DNS_PORT"])
     for env in (a, b, c):
         web = json.loads(cilo("status", env, "--json", cwd=proj).stdout)["services"]["web"]
         assert web["status"] == "running"
-        assert dnsquery.query(f"web.shop.{env}.test", port=port).addresses == (web["ip"],)
-    assert dnsquery.query("x.evil.test", port=port).addresses == ()
+        assert query.query(f"web.shop.{env}.test", port=port).addresses == (web["ip"],)
+    assert query.query("x.evil.test", port=port).addresses == ()
     assert docker("ps", "-aq", "--filter", f"label=cilo.project={ghost}") == ""
     assert docker("network", "ls", "-q", "--filter", f"label=cilo.project={ghost}") == ""
 

@@ -138,9 +138,9 @@ def test_options_on_an_existing_environment_are_applied_or_refused(shop: Path, c
     assert "now runs with" in applied.stderr and "profiles full" in applied.stderr
     status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
     assert status["services"]["debug"]["status"] == "running"
-    from compose_cilo import state
+    from compose_cilo.state import store
 
-    assert state.read_state().environments()[f"shop/{env}"]["profiles"] == ["full"]
+    assert store.read_state().environments()[f"shop/{env}"]["profiles"] == ["full"]
     # other commands use what is recorded: other options are refused with the way out
     refused = cilo("--profile", "other", "logs", env, cwd=shop, check=False)
     assert refused.returncode == 1
@@ -149,7 +149,7 @@ def test_options_on_an_existing_environment_are_applied_or_refused(shop: Path, c
     assert copy.returncode == 1 and "--copy takes effect when an environment is created" in copy.stderr
     # profiles apply from anywhere through PROJECT/ENV too
     cilo("--profile", "full", "--profile", "extra", "up", f"shop/{env}", cwd=shop.parent)
-    assert state.read_state().environments()[f"shop/{env}"]["profiles"] == ["full", "extra"]
+    assert store.read_state().environments()[f"shop/{env}"]["profiles"] == ["full", "extra"]
 
 
 def test_addressing_from_outside_and_plugin_protocol(shop: Path, cilo: Cilo, unique: str,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import lifecycle, paths, state
-from compose_cilo.dnsproc import free_port
-from compose_cilo.engine import Engine
+from compose_cilo import lifecycle, paths
+from compose_cilo.state import store
+from compose_cilo.dns.process import free_port
+from compose_cilo.engine.client import Engine
 from compose_cilo.queries import Context
 from tests.conftest import Cilo, copy_project
 
@@ -103,7 +104,7 @@ def test_adopt_foreign_only_when_asked(two_homes: tuple[Path, dict[str, str]], c
     plain = cilo("doctor", "--fix", "--yes", cwd=proj, check=False)
     assert "foreign.environment" in plain.stdout and "adopted" not in plain.stderr
     cilo("doctor", "--fix", "--yes", "--adopt-foreign", cwd=proj, check=False)
-    record = state.read_state().environments()[f"plain/{env}"]
+    record = store.read_state().environments()[f"plain/{env}"]
     assert record["foreign_home"] == doc["home_id"]
     cilo("destroy", env, "--force", cwd=proj)  # the adopted one is this home's to remove now
     assert objects("plain", env) == {"containers": [], "networks": [], "volumes": []}
@@ -147,7 +148,7 @@ def test_destroy_removes_what_this_user_cannot_through_the_engine(
     monkeypatch.setenv("CILO_HELPER_IMAGE", test_image)
     lifecycle.destroy(ctx, env)
     assert not folder.exists(), "the engine's container removed the folder"
-    assert f"plain/{env}" not in state.read_state().environments()
+    assert f"plain/{env}" not in store.read_state().environments()
 
 
 def test_destroy_says_what_is_left_and_a_retry_does_not_fail(
@@ -160,5 +161,5 @@ def test_destroy_says_what_is_left_and_a_retry_does_not_fail(
     monkeypatch.setenv("CILO_HELPER_IMAGE", "cilo-test/no-such-image-here")
     lifecycle.destroy(ctx, env)
     assert any(f"sudo rm -rf {folder}" in s for s in said), said
-    assert f"plain/{env}" not in state.read_state().environments()  # done: nothing to retry
+    assert f"plain/{env}" not in store.read_state().environments()  # done: nothing to retry
     assert objects("plain", env) == {"containers": [], "networks": [], "volumes": []}

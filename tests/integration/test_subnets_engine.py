@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import paths, state
+from compose_cilo import paths
+from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project
 
 pytestmark = pytest.mark.engine
@@ -68,7 +69,7 @@ def test_skips_docker_networks_and_host_routes(plain: Path, cilo: Cilo, unique: 
     try:
         host_route("10.224.2.0/24")
         cilo("create", f"n-{unique}", cwd=plain)
-        (record,) = state.read_state().environments().values()
+        (record,) = store.read_state().environments().values()
         assert record["subnet"] == "10.224.3.0/24"
         assert docker("network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
                       record["network"]).strip() == "10.224.3.0/24"
@@ -91,10 +92,10 @@ def test_small_pool_exhausts_clearly_and_reuses(plain: Path, cilo: Cilo, unique:
     assert not (cilo_home / "envs" / "plain" / f"c-{unique}").exists()
     assert docker("network", "ls", "-q", "--filter", f"label=cilo.environment=c-{unique}") == ""
 
-    freed = state.read_state().environments()[f"plain/a-{unique}"]["subnet"]
+    freed = store.read_state().environments()[f"plain/a-{unique}"]["subnet"]
     cilo("destroy", f"a-{unique}", cwd=plain, env=env)
     cilo("create", f"c-{unique}", cwd=plain, env=env)
-    assert state.read_state().environments()[f"plain/c-{unique}"]["subnet"] == freed
+    assert store.read_state().environments()[f"plain/c-{unique}"]["subnet"] == freed
     cilo("destroy", "--all", "--force", cwd=plain, env=env)
     assert engine_snapshot() == before
 
@@ -114,7 +115,7 @@ def test_100_concurrent_creates(plain: Path, cilo: Cilo, unique: str) -> None:
             failures.append((i, err.strip()))
     assert failures == []
     doc = json.loads(paths.state_path().read_text())
-    state.validate(doc, paths.state_path())
+    store.validate(doc, paths.state_path())
     envs = doc["hosts"]["local"]["environments"]
     assert len(envs) == 100
     subnets = [e["subnet"] for e in envs.values()]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from compose_cilo import state
-from compose_cilo.cli import run
+from compose_cilo.state import store
+from compose_cilo.cli.app import run
 from compose_cilo.errors import EngineError
 from tests.conftest import sample_record
 
@@ -28,7 +28,7 @@ class DeadEngine(FakeEngine):
 
 
 def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = sample_record()
     assert run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
     (env,) = json.loads(capsys.readouterr().out)
@@ -37,7 +37,7 @@ def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_engine_down_is_a_warning_for_list(capsys: pytest.CaptureFixture[str]) -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = sample_record()
     assert run(["list", "--all"], engine_factory=DeadEngine) == 0
     out = capsys.readouterr()
@@ -55,7 +55,7 @@ def test_error_boundary_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_ls_is_list(capsys: pytest.CaptureFixture[str]) -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = sample_record()
     assert run(["ls", "--all", "--json"], engine_factory=FakeEngine) == 0
     assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["dev"]

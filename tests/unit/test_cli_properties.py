@@ -27,9 +27,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from compose_cilo import config, dnsmasq, state
+from compose_cilo import config
+from compose_cilo.dns import dnsmasq
+from compose_cilo.state import store
 from compose_cilo import settings as cilo_settings
-from compose_cilo.cli import run
+from compose_cilo.cli.app import run
 from compose_cilo.errors import EngineError
 from tests.conftest import sample_record
 
@@ -137,7 +139,7 @@ def test_no_traceback_and_no_change_on_refused_input(sandbox: Path, argv: list[s
     (home / "state.json").write_text(json.dumps(doc))
     out, err = io.StringIO(), io.StringIO()
     with environment({"CILO_HOME": str(home)}):
-        state.read_state()  # writes the validity cache (state.json.valid) once
+        store.read_state()  # writes the validity cache (state.json.valid) once
         before = tree(home)
         with environment(env):
             try:

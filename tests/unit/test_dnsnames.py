@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import dnsnames
-from compose_cilo.dnsnames import names_for_env, parse_service_labels, pick_ingress, records
+from compose_cilo.dns import zone
+from compose_cilo.dns.zone import names_for_env, parse_service_labels, pick_ingress, records
 from compose_cilo.errors import CiloError
 from tests.integration.dns_fixtures import environment, envs_of, service, state_doc
 
@@ -237,22 +237,22 @@ def test_names_that_would_be_too_long_are_not_served() -> None:
 def test_custom_suffix() -> None:
     recs = records(state_doc({"shop/dev": shop()}), "cilo.internal")
     assert "web.dev.cilo.internal" in recs.exact
-    assert dnsnames.apex_name("my_shop", "dev", "cilo.internal") == "my-shop.dev.cilo.internal"
+    assert zone.apex_name("my_shop", "dev", "cilo.internal") == "my-shop.dev.cilo.internal"
 
 
 def test_validate_refuses_a_name_in_two_environments() -> None:
     recs = records(state_doc({"shop/dev": shop()}), "test")
-    other = dnsnames.EnvRecords("blog/dev", "blog", "dev", {"web.dev.test": ("10.224.4.2",)}, {})
-    bad = dnsnames.DnsRecords("test", {**recs.envs, "blog/dev": other}, ())
+    other = zone.EnvRecords("blog/dev", "blog", "dev", {"web.dev.test": ("10.224.4.2",)}, {})
+    bad = zone.DnsRecords("test", {**recs.envs, "blog/dev": other}, ())
     with pytest.raises(CiloError, match="web.dev.test points at both"):
-        dnsnames.validate(bad)
-    under = dnsnames.EnvRecords("blog/dev", "blog", "dev", {"x.shop.dev.test": ("10.224.4.2",)}, {})
+        zone.validate(bad)
+    under = zone.EnvRecords("blog/dev", "blog", "dev", {"x.shop.dev.test": ("10.224.4.2",)}, {})
     with pytest.raises(CiloError, match=r"lies under \*\.shop\.dev\.test"):
-        dnsnames.validate(dnsnames.DnsRecords("test", {**recs.envs, "blog/dev": under}, ()))
+        zone.validate(zone.DnsRecords("test", {**recs.envs, "blog/dev": under}, ()))
 
 
 def test_dns_modules_import_without_heavy_libraries() -> None:
-    code = ("import sys, compose_cilo.dnsnames, compose_cilo.dnsrender, compose_cilo.dnsquery; "
+    code = ("import sys, compose_cilo.dns.zone, compose_cilo.dns.render, compose_cilo.dns.query; "
             "heavy = [m for m in ('typer', 'jsonschema', 'python_on_whales', 'pydantic', 'yaml') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

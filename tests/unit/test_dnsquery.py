@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from compose_cilo import dnsquery
+from compose_cilo.dns import query
 
 
 def reply(query: bytes, rcode: int, answers: list[tuple[int, bytes]]) -> bytes:
@@ -20,28 +20,28 @@ def reply(query: bytes, rcode: int, answers: list[tuple[int, bytes]]) -> bytes:
 
 
 def test_build_query() -> None:
-    q = dnsquery.build_query("web.dev.test", "A", qid=0x1234)
+    q = query.build_query("web.dev.test", "A", qid=0x1234)
     assert q[:12] == struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
     assert q[12:] == b"\x03web\x03dev\x04test\x00\x00\x01\x00\x01"
     with pytest.raises(ValueError):
-        dnsquery.build_query("a..b")
+        query.build_query("a..b")
     with pytest.raises(ValueError):
-        dnsquery.build_query("a" * 64 + ".test")
+        query.build_query("a" * 64 + ".test")
 
 
 def test_parse_answers_and_rcodes() -> None:
-    q = dnsquery.build_query("web.dev.test", qid=7)
-    ans = dnsquery.parse_response(reply(q, 0, [(1, bytes([10, 224, 3, 20])), (1, bytes([10, 224, 3, 21])),
+    q = query.build_query("web.dev.test", qid=7)
+    ans = query.parse_response(reply(q, 0, [(1, bytes([10, 224, 3, 20])), (1, bytes([10, 224, 3, 21])),
                                                (5, b"\x00")]), qid=7)
-    assert ans == dnsquery.DnsAnswer(0, ("10.224.3.20", "10.224.3.21"))
-    nx = dnsquery.parse_response(reply(q, 3, []), qid=7)
+    assert ans == query.DnsAnswer(0, ("10.224.3.20", "10.224.3.21"))
+    nx = query.parse_response(reply(q, 3, []), qid=7)
     assert nx.nxdomain and nx.status == "NXDOMAIN" and nx.addresses == ()
-    with pytest.raises(dnsquery.DnsQueryError, match="does not match"):
-        dnsquery.parse_response(reply(q, 0, []), qid=8)
-    with pytest.raises(dnsquery.DnsQueryError):
-        dnsquery.parse_response(q)  # a query, not a reply
-    with pytest.raises(dnsquery.DnsQueryError):
-        dnsquery.parse_response(reply(q, 0, [(1, b"\x01\x02\x03\x04")])[:-3])
+    with pytest.raises(query.DnsQueryError, match="does not match"):
+        query.parse_response(reply(q, 0, []), qid=8)
+    with pytest.raises(query.DnsQueryError):
+        query.parse_response(q)  # a query, not a reply
+    with pytest.raises(query.DnsQueryError):
+        query.parse_response(reply(q, 0, [(1, b"\x01\x02\x03\x04")])[:-3])
 
 
 def test_query_against_a_loopback_responder() -> None:
@@ -56,7 +56,7 @@ def test_query_against_a_loopback_responder() -> None:
 
         t = threading.Thread(target=answer)
         t.start()
-        assert dnsquery.query("x.test", port=port).addresses == ("127.0.0.9",)
+        assert query.query("x.test", port=port).addresses == ("127.0.0.9",)
         t.join()
 
 
@@ -64,5 +64,5 @@ def test_nothing_listening_fails_fast() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(dnsquery.DnsQueryError):
-        dnsquery.query("x.test", port=port, timeout=0.5)
+    with pytest.raises(query.DnsQueryError):
+        query.query("x.test", port=port, timeout=0.5)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import dnsmasq, dnsnames, dnsrender
+from compose_cilo.dns import dnsmasq, zone, render
 from compose_cilo.errors import CiloError
 from tests.integration.dns_fixtures import environment, service, state_doc
 
@@ -40,27 +40,27 @@ def golden_state() -> dict[str, Any]:
 
 def render_all(doc: dict[str, Any], suffix: str = "test", port: int = 5354,
                upstreams: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
-    recs = dnsnames.records(doc, suffix)
-    main = dnsrender.render_main_config(recs, port=port, hosts_dir=HOSTS_DIR,
+    recs = zone.records(doc, suffix)
+    main = render.render_main_config(recs, port=port, hosts_dir=HOSTS_DIR,
                                         servers_file=SERVERS_FILE, upstreams=upstreams)
-    return main, dnsrender.render_hosts(recs)
+    return main, render.render_hosts(recs)
 
 
 def render_wildcards(doc: dict[str, Any], suffix: str = "test") -> tuple[dict[str, str], str]:
     """Each environment's responder config, and the servers-file (fixed ports)."""
-    recs = dnsnames.records(doc, suffix)
+    recs = zone.records(doc, suffix)
     ports = {key: WILDCARD_PORT + n for n, key in enumerate(sorted(recs.envs))}
-    configs = {key: dnsrender.render_responder_config(env.wildcards, port=ports[key])
+    configs = {key: render.render_responder_config(env.wildcards, port=ports[key])
                for key, env in recs.envs.items() if env.wildcards}
-    servers = dnsrender.render_wildcard_servers(
+    servers = render.render_wildcard_servers(
         {d: ports[key] for key, env in recs.envs.items() for d in env.wildcards})
     return configs, servers
 
 
 def test_golden_state_is_a_valid_state_file() -> None:
-    from compose_cilo import state
+    from compose_cilo.state import store
 
-    state.validate(golden_state(), GOLDEN / "state.json")
+    store.validate(golden_state(), GOLDEN / "state.json")
 
 
 def test_main_config_and_hosts_files_match_the_golden_files() -> None:
@@ -75,7 +75,7 @@ def test_main_config_and_hosts_files_match_the_golden_files() -> None:
     assert sorted(p.name for p in expected_dir.iterdir()) == sorted(hosts)
     responders, servers = render_wildcards(golden_state())
     for key, text in responders.items():
-        check_golden(f"wildcards/{dnsrender.hosts_filename(key)[:-6]}.conf", text)
+        check_golden(f"wildcards/{render.hosts_filename(key)[:-6]}.conf", text)
     check_golden("wildcards.servers", servers)
 
 
@@ -134,27 +134,27 @@ def test_hostile_values_never_reach_the_rendered_files(value: str) -> None:
                                    "1.1.1.1#99999", "1.1.1.1#53#53", "/x/1.2.3.4", "1.1.1"])
 def test_unclean_upstreams_are_refused(value: str) -> None:
     with pytest.raises(CiloError, match="CILO_DNS_UPSTREAMS"):
-        dnsrender.parse_upstreams(value)
+        render.parse_upstreams(value)
 
 
 def test_upstreams_parse() -> None:
-    assert dnsrender.parse_upstreams("") == []
-    assert dnsrender.parse_upstreams(" , ") == []
-    assert dnsrender.parse_upstreams("192.0.2.1, 2001:DB8::1#5353,192.0.2.1") == [
+    assert render.parse_upstreams("") == []
+    assert render.parse_upstreams(" , ") == []
+    assert render.parse_upstreams("192.0.2.1, 2001:DB8::1#5353,192.0.2.1") == [
         "192.0.2.1", "2001:db8::1#5353"]
 
 
 @pytest.mark.parametrize("path", ["/a b/hosts.d", "/x\nserver=1.1.1.1", "/x#y", "relative/hosts.d", '/x"y', "/x,y"])
 def test_unsafe_paths_are_refused(path: str) -> None:
-    recs = dnsnames.records(state_doc({}), "test")
+    recs = zone.records(state_doc({}), "test")
     with pytest.raises(CiloError, match="CILO_HOME"):
-        dnsrender.render_main_config(recs, port=5354, hosts_dir=path, servers_file=SERVERS_FILE,
+        render.render_main_config(recs, port=5354, hosts_dir=path, servers_file=SERVERS_FILE,
                                      upstreams=())
 
 
 def test_hosts_file_names_are_unambiguous() -> None:
-    assert dnsrender.hosts_filename("shop/dev") == "shop.dev.hosts"
-    assert dnsrender.hosts_filename("my_shop-x/dev-2") == "my_shop-x.dev-2.hosts"
+    assert render.hosts_filename("shop/dev") == "shop.dev.hosts"
+    assert render.hosts_filename("my_shop-x/dev-2") == "my_shop-x.dev-2.hosts"
 
 
 # ---------------------------------------------------------------- sync without dnsmasq
@@ -196,7 +196,7 @@ def test_config_location_follows_cilo_dns_config(no_dnsmasq: Path, tmp_path: Pat
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CILO_DNS_CONFIG", str(tmp_path / "etc" / "cilo-dnsmasq.conf"))
     dnsmasq.sync(golden_state())
-    assert (tmp_path / "etc" / "cilo-dnsmasq.conf").read_text().startswith(dnsrender.GENERATED)
+    assert (tmp_path / "etc" / "cilo-dnsmasq.conf").read_text().startswith(render.GENERATED)
     assert not (no_dnsmasq / "dns/dnsmasq.conf").exists()
 
 

@@ -6,9 +6,9 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from compose_cilo import hostroutes
-from compose_cilo.hostroutes import parse_ip_json, parse_netstat, parse_proc_net_route
-from compose_cilo.subnets import Taken, allocate
+from compose_cilo.network import hostroutes
+from compose_cilo.network.hostroutes import parse_ip_json, parse_netstat, parse_proc_net_route
+from compose_cilo.network.subnets import Taken, allocate
 
 # `ip -j route show table all` on a laptop with docker, a wg-quick tunnel (policy
 # routing in table 51820), tailscale (table 52) and a BGP daemon's blackhole.

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import cli, migrations, paths, state
+from compose_cilo.cli import app
+from compose_cilo.state import migrations, store
+from compose_cilo import paths
 from compose_cilo.errors import CiloError, StateError, UsageError
 
 
@@ -57,7 +59,7 @@ def v2_record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0
 
 def v2_doc(*records: dict) -> dict:
     """A version-2 document (what cilo wrote before version 3)."""
-    doc = state.empty_state()
+    doc = store.empty_state()
     doc["version"] = 2
     for r in records:
         doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
@@ -72,7 +74,7 @@ def current_record(project: str = "shop", env: str = "dev", subnet: str = "10.22
 
 def current_doc(*records: dict) -> dict:
     """A document of the current version (what this cilo writes)."""
-    doc = state.empty_state()
+    doc = store.empty_state()
     for r in records:
         doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
     return doc
@@ -83,7 +85,7 @@ NEWER = migrations.LATEST + 1
 
 
 def check(path: Path = Path("/s.json")) -> migrations.Check:
-    return lambda doc, version: state.validate(doc, path, version)
+    return lambda doc, version: store.validate(doc, path, version)
 
 
 def write_state(content: bytes | dict) -> bytes:
@@ -145,7 +147,7 @@ def test_a_file_without_version_is_version_1() -> None:
     assert migrations.version_of({}, Path("/s.json")) == 1
     assert migrations.migrate({}, 2, Path("/s.json"), check()) == v2_doc()
     assert migrations.migrate({}, migrations.LATEST, Path("/s.json"), check()) == \
-        state.empty_state()
+        store.empty_state()
 
 
 def test_v2_to_v1_to_v2_keeps_what_v1_holds() -> None:
@@ -225,10 +227,10 @@ def test_v2_to_v3_adds_empty_networks_to_every_record() -> None:
                               "environments": {"shop/ci": v2_record(env="ci")}}
     before = copy.deepcopy(doc)
     with pytest.raises(StateError, match=r"\.networks|'networks' is a required"):
-        state.validate(doc, Path("/s.json"), 3)  # a v2 record is not a v3 record
+        store.validate(doc, Path("/s.json"), 3)  # a v2 record is not a v3 record
     out = migrations.migrate(doc, 3, Path("/s.json"), check())
     assert out["version"] == 3
-    state.validate(out, Path("/s.json"), 3)
+    store.validate(out, Path("/s.json"), 3)
     records = [(h, k, r) for h, host in out["hosts"].items()
                for k, r in host["environments"].items()]
     assert sorted((h, k) for h, k, _ in records) == \
@@ -243,16 +245,16 @@ def test_v2_to_v3_adds_empty_networks_to_every_record() -> None:
 
 
 def test_v2_to_v3_of_an_empty_state_is_the_empty_state() -> None:
-    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == state.empty_state()
+    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == store.empty_state()
 
 
 def test_v3_to_v2_drops_the_networks() -> None:
     doc = current_doc(current_record(networks=FRONT), current_record("blog", "qa", "10.224.7.0/24"))
-    state.validate(doc, Path("/s.json"), 3)
+    store.validate(doc, Path("/s.json"), 3)
     before = copy.deepcopy(doc)
     out = migrations.migrate(doc, 2, Path("/s.json"), check())
     assert out["version"] == 2
-    state.validate(out, Path("/s.json"), 2)
+    store.validate(out, Path("/s.json"), 2)
     envs = out["hosts"]["local"]["environments"]
     assert envs == {"shop/dev": v2_record(), "blog/qa": v2_record("blog", "qa", "10.224.7.0/24")}
     assert all("networks" not in r for r in envs.values())
@@ -282,7 +284,7 @@ def test_chain_1_to_3_and_back() -> None:
     doc["environments"]["blog/qa"]["status"] = "stopped"  # a v2 status: kept exactly
     up = migrations.migrate(doc, 3, Path("/s"), check())
     assert up["version"] == 3
-    state.validate(up, Path("/s"), 3)
+    store.validate(up, Path("/s"), 3)
     via_2 = migrations.v2_to_v3(migrations.migrate(doc, 2, Path("/s"), check()))
     assert up == via_2
     assert {k: r["networks"] for k, r in up["hosts"]["local"]["environments"].items()} == \
@@ -293,7 +295,7 @@ def test_chain_1_to_3_and_back() -> None:
 def test_chain_3_to_1_drops_networks_and_v2_only_fields() -> None:
     doc = current_doc(current_record(subnet="10.224.4.0/24", networks=FRONT))
     v1 = migrations.migrate(doc, 1, Path("/s"), check())
-    state.validate(v1, Path("/s"), 1)
+    store.validate(v1, Path("/s"), 1)
     assert v1 == {
         "version": 1, "subnet_counter": 4,
         "environments": {"shop/dev": {
@@ -374,9 +376,9 @@ def test_dropped_lists_one_entry_per_step_down() -> None:
 def test_table_versions_are_contiguous_and_have_schemas() -> None:
     versions = [m.version for m in migrations.MIGRATIONS]
     assert versions == list(range(migrations.OLDEST + 1, migrations.LATEST + 1))
-    assert migrations.LATEST == state.STATE_VERSION
+    assert migrations.LATEST == store.STATE_VERSION
     for v in range(migrations.OLDEST, migrations.LATEST + 1):
-        assert state.schema(v)["title"].startswith(f"compose-cilo state, version {v}")
+        assert store.schema(v)["title"].startswith(f"compose-cilo state, version {v}")
 
 
 # --- the store: migrate on first read, backup, refuse --------------------------------------
@@ -386,25 +388,25 @@ def test_first_read_migrates_the_file_and_keeps_a_byte_identical_backup(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     raw = write_state(v1_doc())
-    st = state.read_state()
+    st = store.read_state()
     assert set(st.environments()) == {"shop/dev", "blog/qa"}
     path = paths.state_path()
     on_disk = json.loads(path.read_text())
-    assert on_disk["version"] == state.STATE_VERSION
-    state.validate(on_disk, path)
-    assert state.backup_path(path, 1).read_bytes() == raw
-    assert stat.S_IMODE(state.backup_path(path, 1).stat().st_mode) == 0o600
+    assert on_disk["version"] == store.STATE_VERSION
+    store.validate(on_disk, path)
+    assert store.backup_path(path, 1).read_bytes() == raw
+    assert stat.S_IMODE(store.backup_path(path, 1).stat().st_mode) == 0o600
     assert "migrated state file" in capsys.readouterr().err
-    state.read_state()  # a second read: nothing more to do
-    assert state.backups() == [state.backup_path(path, 1)]
+    store.read_state()  # a second read: nothing more to do
+    assert store.backups() == [store.backup_path(path, 1)]
 
 
 def test_mutate_migrates_before_the_change() -> None:
     write_state(v1_doc())
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments().pop("blog/qa")
     doc = json.loads(paths.state_path().read_text())
-    assert doc["version"] == state.STATE_VERSION
+    assert doc["version"] == store.STATE_VERSION
     assert list(doc["hosts"]["local"]["environments"]) == ["shop/dev"]
     assert doc["hosts"]["local"]["environments"]["shop/dev"]["networks"] == {}
 
@@ -412,33 +414,33 @@ def test_mutate_migrates_before_the_change() -> None:
 def test_an_existing_backup_is_never_overwritten() -> None:
     path = paths.state_path()
     paths.ensure_private_dir(path.parent)
-    state.backup_path(path, 1).write_bytes(b"an older original")
+    store.backup_path(path, 1).write_bytes(b"an older original")
     raw = write_state(v1_doc())
-    state.read_state()
-    assert state.backup_path(path, 1).read_bytes() == b"an older original"
+    store.read_state()
+    assert store.backup_path(path, 1).read_bytes() == b"an older original"
     assert path.with_name("state.json.v1.backup.2").read_bytes() == raw
 
 
 def test_the_same_original_is_backed_up_once() -> None:
     raw = write_state(v1_doc())
-    state.read_state()
+    store.read_state()
     write_state(raw)  # the user puts the original back
-    state.read_state()
-    assert state.backups() == [state.backup_path(paths.state_path(), 1)]
+    store.read_state()
+    assert store.backups() == [store.backup_path(paths.state_path(), 1)]
 
 
 def test_load_migrates_in_memory_only() -> None:
     raw = write_state(v1_doc())
-    assert state.load().doc["version"] == state.STATE_VERSION
-    assert paths.state_path().read_bytes() == raw and not state.backups()
+    assert store.load().doc["version"] == store.STATE_VERSION
+    assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 def test_load_migrates_a_v2_file_in_memory_only() -> None:
     raw = write_state(v2_doc(v2_record()))
-    doc = state.load().doc
-    assert doc["version"] == state.STATE_VERSION
+    doc = store.load().doc
+    assert doc["version"] == store.STATE_VERSION
     assert doc["hosts"]["local"]["environments"]["shop/dev"]["networks"] == {}
-    assert paths.state_path().read_bytes() == raw and not state.backups()
+    assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 @pytest.mark.parametrize("action", ["read", "mutate", "migrate", "describe"])
@@ -450,90 +452,90 @@ def test_newer_or_invalid_v1_files_change_nothing(action: str) -> None:
         raw = write_state(content)
         with pytest.raises(StateError, match=str(paths.state_path())):
             if action == "read":
-                state.read_state()
+                store.read_state()
             elif action == "mutate":
-                with state.mutate():
+                with store.mutate():
                     pass
             elif action == "migrate":
-                state.migrate_file(1)
+                store.migrate_file(1)
             else:
-                state.describe()
-        assert paths.state_path().read_bytes() == raw and not state.backups()
+                store.describe()
+        assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 def test_migrate_file_down_and_up_again() -> None:
     original = v1_doc()
     original["environments"]["blog/qa"]["status"] = "stopped"
     write_state(original)
-    up = state.migrate_file(2)
+    up = store.migrate_file(2)
     assert (up.from_version, up.to_version, up.dropped) == (1, 2, ())
-    down = state.migrate_file(1)
+    down = store.migrate_file(1)
     assert (down.from_version, down.to_version) == (2, 1) and down.dropped
-    assert down.backup == state.backup_path(paths.state_path(), 2)
+    assert down.backup == store.backup_path(paths.state_path(), 2)
     assert json.loads(paths.state_path().read_text()) == original
-    assert state.migrate_file(1).backup is None  # already there: nothing written
+    assert store.migrate_file(1).backup is None  # already there: nothing written
 
 
 def test_migrate_file_without_a_file() -> None:
-    done = state.migrate_file(1)
+    done = store.migrate_file(1)
     assert done.from_version is None and not paths.state_path().exists()
 
 
 def test_concurrent_first_reads_migrate_once(tmp_path: Path) -> None:
     raw = write_state(v1_doc())
-    code = "from compose_cilo import state\nstate.read_state()"
+    code = "from compose_cilo.state import store as state\nstate.read_state()"
     procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     errs = [p.communicate()[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errs
     assert sum("migrated state file" in e for e in errs) == 1
-    assert state.backups() == [state.backup_path(paths.state_path(), 1)]
-    assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
+    assert store.backups() == [store.backup_path(paths.state_path(), 1)]
+    assert store.backup_path(paths.state_path(), 1).read_bytes() == raw
 
 
 def test_first_read_migrates_a_v2_file_and_keeps_a_byte_identical_backup(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
-    st = state.read_state()
+    st = store.read_state()
     assert {k: r["networks"] for k, r in st.environments().items()} == \
         {"shop/dev": {}, "blog/qa": {}}
     path = paths.state_path()
     on_disk = json.loads(path.read_text())
-    assert on_disk["version"] == state.STATE_VERSION == 3
-    state.validate(on_disk, path)
+    assert on_disk["version"] == store.STATE_VERSION == 3
+    store.validate(on_disk, path)
     assert on_disk["hosts"]["local"]["environments"]["shop/dev"] == current_record()
     backup = path.with_name("state.json.v2.backup")
-    assert state.backup_path(path, 2) == backup and backup.read_bytes() == raw
+    assert store.backup_path(path, 2) == backup and backup.read_bytes() == raw
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert f"migrated state file {path} from version 2 to 3" in capsys.readouterr().err
-    state.read_state()
-    assert state.backups() == [backup]
+    store.read_state()
+    assert store.backups() == [backup]
 
 
 def test_mutate_migrates_a_v2_file_before_the_change() -> None:
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
-    with state.mutate() as st:
+    with store.mutate() as st:
         assert st.environments()["shop/dev"]["networks"] == {}
         st.environments()["shop/dev"]["networks"] = FRONT
         st.environments().pop("blog/qa")
     doc = json.loads(paths.state_path().read_text())
-    assert doc["version"] == state.STATE_VERSION
+    assert doc["version"] == store.STATE_VERSION
     assert doc["hosts"]["local"]["environments"] == {"shop/dev": current_record(networks=FRONT)}
-    assert state.backup_path(paths.state_path(), 2).read_bytes() == raw
+    assert store.backup_path(paths.state_path(), 2).read_bytes() == raw
 
 
 def test_migrate_file_from_3_to_2_and_back() -> None:
     raw = write_state(current_doc(current_record(networks=FRONT)))
-    down = state.migrate_file(2)
+    down = store.migrate_file(2)
     assert (down.from_version, down.to_version) == (3, 2)
     assert down.dropped == (migrations.MIGRATIONS[1].down_drops,)
-    assert down.backup == state.backup_path(paths.state_path(), 3)
+    assert down.backup == store.backup_path(paths.state_path(), 3)
     assert down.backup.read_bytes() == raw
     doc = json.loads(paths.state_path().read_text())
     assert doc == v2_doc(v2_record())
-    state.validate(doc, paths.state_path(), 2)
-    up = state.migrate_file(3)
+    store.validate(doc, paths.state_path(), 2)
+    up = store.migrate_file(3)
     assert (up.from_version, up.to_version, up.dropped) == (2, 3, ())
     assert json.loads(paths.state_path().read_text()) == current_doc(current_record())
 
@@ -546,13 +548,13 @@ def _fail(*_: object) -> None:
 
 
 def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "fsync", _fail)
     with pytest.raises(StateError, match=r"cannot write state file .* \(No space left on "
                                          r"device\); the previous state is intact"):
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments().clear()
     assert paths.state_path().read_bytes() == before
     assert sorted(p.name for p in paths.state_path().parent.iterdir()) == \
@@ -560,12 +562,12 @@ def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.Monkey
 
 
 def test_a_failed_rename_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "replace", _fail)
     with pytest.raises(StateError, match="the previous state is intact"):
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments().clear()
     assert paths.state_path().read_bytes() == before
     assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
@@ -585,7 +587,7 @@ def test_a_full_disk_during_migration_keeps_the_v1_file(monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "fsync", fsync_fails_after_backup)
     with pytest.raises(StateError, match=r"the previous state \(version 1, not migrated\) is "
                                          "intact"):
-        state.read_state()
+        store.read_state()
     assert paths.state_path().read_bytes() == raw
 
 
@@ -603,7 +605,7 @@ def test_a_full_disk_during_migration_keeps_the_v2_file(monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "fsync", fsync_fails_after_backup)
     with pytest.raises(StateError, match=r"the previous state \(version 2, not migrated\) is "
                                          "intact"):
-        state.read_state()
+        store.read_state()
     assert paths.state_path().read_bytes() == raw
 
 
@@ -612,19 +614,19 @@ def test_a_failed_backup_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(os, "link", _fail)
     with pytest.raises(StateError, match=r"cannot write backup .*state.json.v1.backup .*the "
                                          "state file is unchanged"):
-        state.read_state()
-    assert paths.state_path().read_bytes() == raw and not state.backups()
+        store.read_state()
+    assert paths.state_path().read_bytes() == raw and not store.backups()
     assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
 
 
 def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
     """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), as a full disk would."""
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     code = (
         "import resource, signal\n"
-        "from compose_cilo import state\n"
+        "from compose_cilo.state import store as state\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)}, {len(before)}))\n"
         "with state.mutate() as st:\n"
@@ -637,29 +639,29 @@ def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
 
 
 def test_temp_files_of_a_killed_writer_are_ignored_then_cleaned() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
     junk = paths.state_path().parent / ".cilo-tmp-state.json.k1ll3d"
     junk.write_text('{"version": 2, "hos')
-    assert "shop/dev" in state.read_state().environments()
-    with state.mutate():
+    assert "shop/dev" in store.read_state().environments()
+    with store.mutate():
         pass
     assert not junk.exists()
 
 
 def test_a_lock_held_by_a_killed_process_never_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    code = ("import sys, time\nfrom compose_cilo import state\n"
+    code = ("import sys, time\nfrom compose_cilo.state import store as state\n"
             "with state.locked():\n    print('held', flush=True)\n    time.sleep(60)\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         monkeypatch.setenv("CILO_LOCK_TIMEOUT", "0")
         with pytest.raises(StateError, match="still held"):
-            with state.locked():
+            with store.locked():
                 pass
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        with state.locked():  # timeout 0: the dead holder's flock is gone
+        with store.locked():  # timeout 0: the dead holder's flock is gone
             pass
     finally:
         holder.kill()
@@ -671,39 +673,39 @@ def test_bad_lock_timeouts_are_refused(value: str, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CILO_LOCK_TIMEOUT", value)
     with pytest.raises(CiloError, match=f'CILO_LOCK_TIMEOUT="{value}" is not a number of '
                                         r"seconds \(0 or more"):
-        state.lock_timeout()
+        store.lock_timeout()
 
 
 def test_deeply_nested_json_is_a_clear_error() -> None:
     raw = write_state(b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(StateError, match="is not valid JSON"):
-        state.read_state()
+        store.read_state()
     assert paths.state_path().read_bytes() == raw
 
 
 def test_a_state_path_that_is_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CILO_STATE_PATH", str(tmp_path))
     with pytest.raises(StateError, match=f"cannot read state file {tmp_path} "):
-        state.read_state()
+        store.read_state()
 
 
 # --- permissions -----------------------------------------------------------------------------
 
 
 def test_private_files_have_no_problems() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
-    assert state.permission_problems() == []
+    assert store.permission_problems() == []
 
 
 def test_files_others_can_read_are_reported() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = current_record()
     path = paths.state_path()
     path.chmod(0o644)
     paths.cilo_home().chmod(0o755)
     paths.lock_path().chmod(0o620)
-    problems = state.permission_problems()
+    problems = store.permission_problems()
     assert problems == [
         f"cilo home {paths.cilo_home()} is readable by other users (mode 0755); "
         f"run: chmod 700 {paths.cilo_home()}",
@@ -711,9 +713,9 @@ def test_files_others_can_read_are_reported() -> None:
         f"state lock {paths.lock_path()} is writable by other users (mode 0620); "
         f"run: chmod 600 {paths.lock_path()}",
     ]
-    with state.mutate():  # a write tightens the files; a folder it did not create stays
+    with store.mutate():  # a write tightens the files; a folder it did not create stays
         pass
-    assert state.permission_problems() == problems[:1]
+    assert store.permission_problems() == problems[:1]
 
 
 def test_a_moved_state_folder_is_checked_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -723,7 +725,7 @@ def test_a_moved_state_folder_is_checked_too(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("CILO_STATE_PATH", str(folder / "s.json"))
     (folder / "s.json").write_text("{}")
     (folder / "s.json").chmod(0o600)
-    assert state.permission_problems() == [
+    assert store.permission_problems() == [
         f"state folder {folder} is readable by other users (mode 0755); run: chmod 700 {folder}"
     ]
 
@@ -732,35 +734,35 @@ def test_a_moved_state_folder_is_checked_too(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_describe_reports_the_file_as_it_is() -> None:
-    assert state.describe()["exists"] is False
+    assert store.describe()["exists"] is False
     write_state(v1_doc())
-    s = state.describe()
+    s = store.describe()
     assert (s["version"], s["current_version"], s["environments"], s["projects"], s["services"]) \
-        == (1, state.STATE_VERSION, 2, 2, 2)
+        == (1, store.STATE_VERSION, 2, 2, 2)
     assert json.loads(paths.state_path().read_text())["version"] == 1  # not migrated by show
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
-    s = state.describe()
+    s = store.describe()
     assert (s["version"], s["current_version"], s["environments"], s["projects"], s["services"]) \
-        == (2, state.STATE_VERSION, 2, 2, 4)
-    assert paths.state_path().read_bytes() == raw and not state.backups()
+        == (2, store.STATE_VERSION, 2, 2, 4)
+    assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 def test_cli_state_show_and_migrate(capsys: pytest.CaptureFixture[str]) -> None:
     write_state(v1_doc())
-    assert cli.run(["state", "show"]) == 0
+    assert app.run(["state", "show"]) == 0
     out = capsys.readouterr().out
-    latest = state.STATE_VERSION
+    latest = store.STATE_VERSION
     assert f"version       1 (older: the next command migrates it to {latest}" in out
     assert "environments  2" in out
-    assert cli.run(["state", "migrate", "--to", str(latest)]) == 0
+    assert app.run(["state", "migrate", "--to", str(latest)]) == 0
     assert f"from version 1 to {latest}; the original is in" in capsys.readouterr().out
-    assert cli.run(["state", "show", "--json"]) == 0
+    assert app.run(["state", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["version"] == latest and shown["backups"] == [
-        str(state.backup_path(paths.state_path(), 1))]
-    assert cli.run(["state", "show"]) == 0
+        str(store.backup_path(paths.state_path(), 1))]
+    assert app.run(["state", "show"]) == 0
     assert f"version       {latest}\n" in capsys.readouterr().out  # current: no "older"
-    assert cli.run(["state", "migrate", "--to", "1"]) == 0
+    assert app.run(["state", "migrate", "--to", "1"]) == 0
     out = capsys.readouterr().out
     assert "version 1 cannot hold:" in out and f"state migrate --to {latest}" in out
     for m in migrations.MIGRATIONS:  # every step down says what it loses
@@ -774,14 +776,14 @@ def test_cli_state_show_and_migrate(capsys: pytest.CaptureFixture[str]) -> None:
 ])
 def test_cli_state_migrate_usage_errors(args: list[str], code: int, message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.run(args) == code
+    assert app.run(args) == code
     assert message in capsys.readouterr().err
     assert not paths.state_path().exists()
 
 
 def test_cli_refuses_a_newer_file(capsys: pytest.CaptureFixture[str]) -> None:
     raw = write_state(b'{"version": 99}')
-    assert cli.run(["state", "migrate", "--to", "1"]) == 1
+    assert app.run(["state", "migrate", "--to", "1"]) == 1
     assert "version 99, newer than this cilo" in capsys.readouterr().err
     assert paths.state_path().read_bytes() == raw
 
@@ -827,10 +829,10 @@ def test_any_command_refuses_a_bad_file_and_leaves_it(
 ) -> None:
     content, message = BAD_FILES[kind]
     raw = write_state(content)
-    assert cli.run(args, engine_factory=NoEngine) == 1
+    assert app.run(args, engine_factory=NoEngine) == 1
     err = capsys.readouterr().err
     assert f"state file {paths.state_path()} " in err and message in err, err
-    assert paths.state_path().read_bytes() == raw and not state.backups()
+    assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 def test_list_all_migrates_a_v1_file_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
@@ -839,28 +841,28 @@ def test_list_all_migrates_a_v1_file_end_to_end(capsys: pytest.CaptureFixture[st
             return []
 
     raw = write_state(v1_doc())
-    assert cli.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    assert app.run(["list", "--all", "--json"], engine_factory=Engine) == 0
     listed = json.loads(capsys.readouterr().out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
-    assert json.loads(paths.state_path().read_text())["version"] == state.STATE_VERSION
-    assert state.backup_path(paths.state_path(), 1).read_bytes() == raw
+    assert json.loads(paths.state_path().read_text())["version"] == store.STATE_VERSION
+    assert store.backup_path(paths.state_path(), 1).read_bytes() == raw
 
 
 def test_cli_state_migrate_to_2_says_what_is_dropped(capsys: pytest.CaptureFixture[str]) -> None:
     raw = write_state(current_doc(current_record(networks=FRONT)))
-    assert cli.run(["state", "migrate", "--to", "2"]) == 0
+    assert app.run(["state", "migrate", "--to", "2"]) == 0
     out = capsys.readouterr().out
-    backup = state.backup_path(paths.state_path(), 3)
+    backup = store.backup_path(paths.state_path(), 3)
     assert f"from version 3 to 2; the original is in {backup}" in out
     assert ("version 2 cannot hold: the subnets of environments' networks besides their own"
             in out)
     assert "hosts other than local" not in out  # that is what version 1 cannot hold
-    assert f"state migrate --to {state.STATE_VERSION}" in out
+    assert f"state migrate --to {store.STATE_VERSION}" in out
     assert backup.read_bytes() == raw
     doc = json.loads(paths.state_path().read_text())
     assert doc["version"] == 2 and "networks" not in doc["hosts"]["local"]["environments"]["shop/dev"]
-    assert cli.run(["state", "show"]) == 0
-    assert f"version       2 (older: the next command migrates it to {state.STATE_VERSION}" in \
+    assert app.run(["state", "show"]) == 0
+    assert f"version       2 (older: the next command migrates it to {store.STATE_VERSION}" in \
         capsys.readouterr().out
 
 
@@ -870,13 +872,13 @@ def test_list_all_migrates_a_v2_file_end_to_end(capsys: pytest.CaptureFixture[st
             return []
 
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
-    assert cli.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    assert app.run(["list", "--all", "--json"], engine_factory=Engine) == 0
     captured = capsys.readouterr()
     listed = json.loads(captured.out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
     assert "from version 2 to 3" in captured.err
     doc = json.loads(paths.state_path().read_text())
-    assert doc["version"] == state.STATE_VERSION
+    assert doc["version"] == store.STATE_VERSION
     assert all(r["networks"] == {} for r in doc["hosts"]["local"]["environments"].values())
-    assert state.backups() == [paths.state_path().with_name("state.json.v2.backup")]
-    assert state.backups()[0].read_bytes() == raw
+    assert store.backups() == [paths.state_path().with_name("state.json.v2.backup")]
+    assert store.backups()[0].read_bytes() == raw

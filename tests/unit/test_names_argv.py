@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from compose_cilo.argv import split
-from compose_cilo.engine import DockerOptions
+from compose_cilo.cli.argv import split
+from compose_cilo.engine.client import DockerOptions
 from compose_cilo.errors import UsageError
 from compose_cilo.names import check_env_name, compose_project_name, project_dns_label
 
@@ -90,7 +90,7 @@ def test_plain_and_direct_calls() -> None:
 
 def test_long_project_names_give_valid_distinct_dns_labels() -> None:
     """Issue 10: a 64-character name with '-' or '_' at position 63 made an invalid label."""
-    from compose_cilo.dnsnames import is_dns_label
+    from compose_cilo.dns.zone import is_dns_label
     from compose_cilo.names import project_dns_label
 
     first = "a" * 62 + "_b"

@@ -7,13 +7,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo.errors import CiloError
-from compose_cilo.project import (
-    ComposeOptions,
-    dotenv_files,
-    model_from_config,
-    read_dotenv,
-    resolve_target,
-)
+from compose_cilo.project import ComposeOptions, dotenv_files, model_from_config, read_dotenv, resolve_target
 
 
 def _touch(path: Path, text: str = "services: {}\n") -> Path:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from compose_cilo import config, resolver
+from compose_cilo import config
+from compose_cilo.dns import resolver
 from compose_cilo.errors import CiloError
-from compose_cilo.resolver import MACOS, NETWORKMANAGER, RESOLVED
+from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER, RESOLVED
 
 
 def resolved_root(root: Path) -> Path:
@@ -142,7 +143,7 @@ def test_real_root_goes_through_sudo_only_for_the_files_and_the_reload(monkeypat
 
 
 def test_init_command_prints_the_files_it_changes(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from compose_cilo.cli_dns import init_command
+    from compose_cilo.cli.dns import init_command
 
     resolved_root(root)
     assert init_command(print_only=True, uninstall=False) == 0

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import cli, config, dnsmasq, dnsrender, paths, resolver, state
+from compose_cilo.cli import app
+from compose_cilo import config, paths
+from compose_cilo.dns import dnsmasq, render, resolver
+from compose_cilo.state import store
 from compose_cilo.errors import CiloError
-from compose_cilo.resolver import MACOS, NETWORKMANAGER
+from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER
 from tests.conftest import need
 
 LONG = "a" * 5000
@@ -101,14 +104,14 @@ def sandbox(tmp_path: Path, cilo_home: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _write_state() -> None:
-    with state.mutate():
+    with store.mutate():
         pass
 
 
 def _cli_refuses(capsys: pytest.CaptureFixture[str], name: str) -> None:
     for argv in (["init"], ["list"], ["state", "show"]):
         config.clear_cache()
-        code = cli.run(argv)
+        code = app.run(argv)
         err = capsys.readouterr().err
         assert code != 0 and name in err and "unexpected error" not in err, (argv, err)
         assert "Traceback" not in err
@@ -170,8 +173,8 @@ def test_all_bad_values_are_reported_together(monkeypatch: pytest.MonkeyPatch,
 def test_an_ipv6_scope_cannot_carry_new_config_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     bad = "fe80::1%eth0\nlisten-address=0.0.0.0"
     with pytest.raises(CiloError, match="CILO_DNS_UPSTREAMS"):
-        dnsrender.parse_upstreams(bad)
-    assert dnsrender.parse_upstreams("fe80::1%eth0, fe80::2%3#5353") == ["fe80::1%eth0", "fe80::2%3#5353"]
+        render.parse_upstreams(bad)
+    assert render.parse_upstreams("fe80::1%eth0, fe80::2%3#5353") == ["fe80::1%eth0", "fe80::2%3#5353"]
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", bad)
     config.clear_cache()
     with pytest.raises(CiloError, match="CILO_DNS_UPSTREAMS"):
@@ -193,7 +196,7 @@ def test_init_with_a_newline_in_cilo_dns_suffix_writes_nothing(
         sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CILO_DNS_SUFFIX", "test\naddress=/bank.example/6.6.6.6")
     config.clear_cache()
-    assert cli.run(["init"]) == 1
+    assert app.run(["init"]) == 1
     assert "CILO_DNS_SUFFIX" in capsys.readouterr().err
     assert not (sandbox / "root/etc/NetworkManager/dnsmasq.d").exists()
 
@@ -203,9 +206,9 @@ def test_init_with_a_newline_in_cilo_dns_suffix_writes_nothing(
 def test_the_dnsmasq_renderer_checks_its_values_again(field: str, value: object) -> None:
     from dataclasses import replace
 
-    from compose_cilo import dnsnames
+    from compose_cilo.dns import zone
 
-    recs = dnsnames.records({"version": 3, "hosts": {}}, "test")
+    recs = zone.records({"version": 3, "hosts": {}}, "test")
     kw = {"port": 5354, "hosts_dir": "/h/dns/hosts.d", "servers_file": "/h/dns/w.servers",
           "upstreams": ()}
     if field == "suffix":
@@ -213,9 +216,9 @@ def test_the_dnsmasq_renderer_checks_its_values_again(field: str, value: object)
     else:
         kw["port"] = value
     with pytest.raises(CiloError):
-        dnsrender.render_main_config(recs, **kw)  # type: ignore[arg-type]
+        render.render_main_config(recs, **kw)  # type: ignore[arg-type]
     with pytest.raises(CiloError):
-        dnsrender.render_wildcard_servers({"x.test\nserver=1.1.1.1": 5300})
+        render.render_wildcard_servers({"x.test\nserver=1.1.1.1": 5300})
 
 
 # ---------------------------------------------------------------- item 3: folders
@@ -232,7 +235,7 @@ def test_a_state_path_in_a_shared_folder_without_sticky_bit_is_refused(
                                         r"which other users can write to \(mode 0777\) without "
                                         rf"the sticky bit.*run: chmod \+t {shared}"):
         _write_state()
-    assert cli.run(["list"]) == 1 and "without the sticky bit" in capsys.readouterr().err
+    assert app.run(["list"]) == 1 and "without the sticky bit" in capsys.readouterr().err
     assert stat.S_IMODE(shared.stat().st_mode) == 0o777 and not list(shared.iterdir())
 
 
@@ -260,7 +263,7 @@ def test_a_state_file_of_another_user_in_a_sticky_folder_is_refused(
     monkeypatch.setenv("CILO_STATE_PATH", str(sticky / "x.json"))
     config.clear_cache()
     with pytest.raises(CiloError, match="not a file of yours"):
-        state.read_state()
+        store.read_state()
 
 
 def test_an_existing_home_is_never_chmodded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -322,7 +325,7 @@ def test_cilo_home_pointing_at_a_file_is_one_clear_line(
     monkeypatch.setenv("CILO_HOME", str(f))
     for argv in (["list"], ["state", "show"], ["dns", "render"]):
         config.clear_cache()
-        assert cli.run(argv) == 1
+        assert app.run(argv) == 1
         err = capsys.readouterr().err
         assert err == (f'error: CILO_HOME="{f}" is a file, not a folder; point CILO_HOME at a '
                        "folder (cilo creates it if missing)\n"), err
@@ -347,7 +350,7 @@ def test_good_settings_from_both_sources(cilo_home: Path, monkeypatch: pytest.Mo
     config.clear_cache()
     assert (config.dns_suffix(), config.dns_port(), config.base_subnet()) == (
         "dev.internal", 5399, "10.230.0.0/16")
-    assert state.lock_timeout() == 2.5
+    assert store.lock_timeout() == 2.5
     ups = resolver.detect_upstreams(5399)
     assert ups.servers == ("192.0.2.1", "fe80::1%eth0#5353")
     assert ups.source == f"dns_upstreams in {cilo_home / 'config.json'}"

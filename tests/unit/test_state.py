@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import paths, state
+from compose_cilo import paths
+from compose_cilo.state import store
 from compose_cilo.errors import StateError
 from tests.conftest import sample_record
 
@@ -23,37 +24,37 @@ def _record(project: str = "shop", env: str = "dev", subnet: str = "10.224.0.0/2
 
 
 def test_missing_file_is_an_empty_state() -> None:
-    st = state.read_state()
-    assert st.doc == state.empty_state() and not paths.state_path().exists()
+    st = store.read_state()
+    assert st.doc == store.empty_state() and not paths.state_path().exists()
 
 
 def test_mutate_writes_valid_private_file() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = _record()
     path = paths.state_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert json.loads(path.read_text())["hosts"]["local"]["environments"]["shop/dev"]["subnet"] == "10.224.0.0/24"
-    assert state.read_state().environments()["shop/dev"] == _record()
+    assert store.read_state().environments()["shop/dev"] == _record()
 
 
 def test_a_failing_body_writes_nothing() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = _record()
     before = paths.state_path().read_bytes()
     with pytest.raises(RuntimeError):
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments().clear()
             raise RuntimeError("boom")
     assert paths.state_path().read_bytes() == before
 
 
 def test_invalid_result_is_refused_and_file_unchanged() -> None:
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = _record()
     before = paths.state_path().read_bytes()
     with pytest.raises(StateError, match=r"state file .*state.json is invalid: .*subnet"):
-        with state.mutate() as st:
+        with store.mutate() as st:
             st.environments()["shop/dev"]["subnet"] = "not a subnet"
     assert paths.state_path().read_bytes() == before
 
@@ -74,7 +75,7 @@ def test_bad_files_are_clear_errors_and_untouched(content: bytes, message: str) 
     paths.ensure_private_dir(path.parent)
     path.write_bytes(content)
     with pytest.raises(StateError, match=message) as err:
-        with state.mutate():
+        with store.mutate():
             pass
     assert str(path) in str(err.value)
     assert path.read_bytes() == content
@@ -94,7 +95,7 @@ def test_lock_timeout_names_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
 
         proc = subprocess.run(
             [sys.executable, "-c",
-             "from compose_cilo import state\nwith state.mutate(): pass"],
+             "from compose_cilo.state import store as state\nwith state.mutate(): pass"],
             capture_output=True, text=True, env={**os.environ},
         )
         assert proc.returncode != 0
@@ -106,7 +107,7 @@ def test_lock_timeout_names_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_state_path_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "elsewhere" / "s.json"
     monkeypatch.setenv("CILO_STATE_PATH", str(target))
-    with state.mutate() as st:
+    with store.mutate() as st:
         st.environments()["shop/dev"] = _record()
     assert target.exists() and paths.lock_path() == tmp_path / "elsewhere" / "s.json.lock"
 
@@ -116,14 +117,14 @@ def test_leftover_temp_files_are_cleaned() -> None:
     paths.ensure_private_dir(path.parent)
     junk = path.parent / ".cilo-tmp-state.json.abc123"
     junk.write_text("half a write")
-    with state.mutate():
+    with store.mutate():
         pass
     assert not junk.exists()
 
 
 def test_schema_ships_inside_the_package() -> None:
-    assert state.schema()["properties"]["version"] == {"const": state.STATE_VERSION}
-    assert "networks" in state.schema()["$defs"]["environment"]["required"]
+    assert store.schema()["properties"]["version"] == {"const": store.STATE_VERSION}
+    assert "networks" in store.schema()["$defs"]["environment"]["required"]
 
 
 def test_remove_tree_twice_and_of_nothing(tmp_path: Path) -> None:

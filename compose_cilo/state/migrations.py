@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import StateError, UsageError
+from ..errors import StateError, UsageError
 
 # Every command reads the state, few migrate it: the converters import what they need
 # (names, paths, compose file discovery, ingress rules) only when they run.
@@ -73,7 +73,7 @@ def default_compose_files(source: str) -> list[str]:
     v1 never recorded them; without any file there, `docker-compose.yml` is what the
     Phase 1 plan ran.
     """
-    from .project import DEFAULT_FILES, OVERRIDE_FILES
+    from ..project import DEFAULT_FILES, OVERRIDE_FILES
 
     folder = Path(source)
     found = next((folder / n for n in DEFAULT_FILES if (folder / n).is_file()), None)
@@ -96,9 +96,9 @@ def _service_up(svc: Doc, ingress: bool) -> Doc:
 
 
 def _environment_up(key: str, rec: Doc) -> Doc:
-    from . import paths
-    from .dnsnames import pick_ingress
-    from .names import compose_project_name
+    from .. import paths
+    from ..dns.zone import pick_ingress
+    from ..names import compose_project_name
 
     project, name, source = rec["project"], rec["name"], rec["source"]
     if key != f"{project}/{name}":

@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .dockeropts import DockerOptions
-from .errors import EngineError
-from .project import ComposeTarget, dotenv_files
+from .options import DockerOptions
+from ..errors import EngineError
+from ..project import ComposeTarget, dotenv_files
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-    from .dockerapi import DockerAPI
+    from .socketapi import DockerAPI
 
 __all__ = ["ContainerInfo", "DockerOptions", "Engine", "NetworkInfo", "NetworkSpec", "VolumeInfo"]
 
@@ -201,7 +201,7 @@ class Engine:
         if self._api_checked:
             return self._api_client
         self._api_checked = True
-        from .dockerapi import DockerAPI, resolve_host, socket_path
+        from .socketapi import DockerAPI, resolve_host, socket_path
 
         o = self.opts
         if os.environ.get("CILO_ENGINE_API") != "cli" and not (o.tls or o.tlsverify):
@@ -212,7 +212,7 @@ class Engine:
 
     @contextmanager
     def _api_call(self, action: str) -> Iterator[None]:
-        from .dockerapi import APIError
+        from .socketapi import APIError
 
         try:
             yield
@@ -380,7 +380,7 @@ def _network_create_argv(spec: NetworkSpec) -> list[str]:
 
 def _gone_is_fine(request: Any, *args: Any, **kwargs: Any) -> None:
     """A removal whose object is already gone (404) has done its job."""
-    from .dockerapi import APIError
+    from .socketapi import APIError
 
     try:
         request(*args, **kwargs)
@@ -408,6 +408,6 @@ def _container_from_api(c: dict[str, Any]) -> ContainerInfo:
 
 
 def _label_filters(labels: dict[str, str] | None) -> dict[str, Any]:
-    from .dockerapi import DockerAPI
+    from .socketapi import DockerAPI
 
     return DockerAPI.label_filters(labels)

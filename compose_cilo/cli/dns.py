@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:  # dnsmasq is imported by the commands that use it (start-up speed)
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
 dns_app = typer.Typer(
     name="dns",
@@ -54,7 +54,7 @@ def format_sync(result: dnsmasq.SyncResult) -> str:
 @dns_app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Is cilo's dnsmasq running, what does it serve, does the system route to it?"""
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
     st = dnsmasq.status()
     print(json.dumps(st.to_json(), indent=2) if as_json else format_status(st))
@@ -63,7 +63,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
 @dns_app.command("render")
 def render_cmd() -> None:
     """Print the files cilo would write now: configs, hosts files (writes nothing)."""
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
     files = dnsmasq.render_files()
     print("\n".join(f"# ==> {path}\n{text}" for path, text in files.items()), end="")
@@ -72,7 +72,7 @@ def render_cmd() -> None:
 @dns_app.command("start")
 def start_cmd() -> None:
     """Write the files from the state and start dnsmasq if it is not running."""
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
     print(format_sync(dnsmasq.start()))
 
@@ -80,7 +80,7 @@ def start_cmd() -> None:
 @dns_app.command("stop")
 def stop_cmd() -> None:
     """Stop cilo's dnsmasq (names stop resolving until the next up or dns start)."""
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
     print("dnsmasq stopped" if dnsmasq.stop() else "dnsmasq was not running")
 
@@ -88,7 +88,7 @@ def stop_cmd() -> None:
 @dns_app.command("restart")
 def restart_cmd() -> None:
     """Re-render from the state and restart dnsmasq."""
-    from . import dnsmasq
+    from ..dns import dnsmasq
 
     result = dnsmasq.restart()
     print(format_sync(result))
@@ -98,7 +98,8 @@ def restart_cmd() -> None:
 
 def init_command(print_only: bool, uninstall: bool) -> int:
     """`docker cilo init [--print] [--uninstall]`: route *.<suffix> to cilo's dnsmasq."""
-    from . import config, resolver
+    from .. import config
+    from ..dns import resolver
 
     plan = resolver.plan_init(config.dns_suffix(), config.dns_port(), uninstall=uninstall)
     if print_only:

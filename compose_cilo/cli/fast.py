@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from . import __version__
+from .. import __version__
 
 LIST_FLAGS = {"--all": "all", "-a": "all", "--json": "json"}
 COMMANDS = ("up", "create", "down", "destroy", "list", "status", "logs", "exec", "compose",
@@ -31,8 +31,9 @@ def handle(args: list[str], docker_opts: object) -> int | None:
 
 
 def list_(flags: list[str], docker_opts: object) -> int:
-    from . import output, queries
-    from .engine import Engine
+    from . import output
+    from .. import queries
+    from ..engine.client import Engine
 
     ctx = queries.Context(engine=Engine(docker_opts))  # type: ignore[arg-type]
     wanted = {LIST_FLAGS[f] for f in flags}
@@ -62,9 +63,9 @@ def complete(words: list[str]) -> int:
 
 def _env_names() -> list[str]:
     try:
-        from . import state
+        from ..state import store
 
-        return sorted({env["name"] for _, _, env in state.load(check=False).all_environments()})
+        return sorted({env["name"] for _, _, env in store.load(check=False).all_environments()})
     except Exception:  # noqa: BLE001 - completion must never fail the shell
         return []
 
@@ -73,7 +74,7 @@ def main_fast(argv: list[str]) -> int | None:
     if argv[:1] == ["docker-cli-plugin-metadata"]:
         return None
     from .argv import split
-    from .errors import CiloError, report
+    from ..errors import CiloError, report
 
     try:
         opts, args = split(argv)

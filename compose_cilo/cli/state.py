@@ -18,9 +18,9 @@ state_app = typer.Typer(
 @state_app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Print the state file's version, counts, backups and permission problems."""
-    from . import state
+    from ..state import store
 
-    summary = state.describe()
+    summary = store.describe()
     print(json.dumps(summary, indent=2) if as_json else render(summary))
 
 
@@ -48,9 +48,9 @@ def migrate(
     to: int = typer.Option(..., "--to", help="The version to migrate the state file to."),
 ) -> None:
     """Migrate the state file up or down to version N (the original is backed up first)."""
-    from . import state
+    from ..state import store
 
-    done = state.migrate_file(to)
+    done = store.migrate_file(to)
     if done.from_version is None:
         print(f"no state file at {done.path}; nothing to migrate")
     elif done.from_version == to:
@@ -60,6 +60,6 @@ def migrate(
               f"the original is in {done.backup}")
     if done.dropped:
         print("version {} cannot hold: {}".format(to, "; ".join(done.dropped)))
-    if done.from_version is not None and to < state.STATE_VERSION:
-        print(f"this cilo works on version {state.STATE_VERSION}: its next command migrates "
-              f"the file back (run: docker cilo state migrate --to {state.STATE_VERSION})")
+    if done.from_version is not None and to < store.STATE_VERSION:
+        print(f"this cilo works on version {store.STATE_VERSION}: its next command migrates "
+              f"the file back (run: docker cilo state migrate --to {store.STATE_VERSION})")

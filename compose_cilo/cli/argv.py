@@ -10,8 +10,8 @@ Run directly, `docker-cilo ARGS...` works too.
 
 from __future__ import annotations
 
-from .dockeropts import DockerOptions
-from .errors import UsageError
+from ..engine.options import DockerOptions
+from ..errors import UsageError
 
 # docker's global options that take a value, by every spelling the docker CLI accepts
 _VALUE_OPTS = {

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Network
 from typing import NamedTuple
 
-from . import config, paths
-from .errors import CiloError
+from .. import config, paths
+from ..errors import CiloError
 
 MIN_POOL_PREFIX = 16
 ENV_PREFIX = 24

@@ -14,11 +14,13 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from . import envnet, override, ownership, state
-from .engine import Engine, NetworkSpec
-from .errors import CiloError
-from .model import ProjectModel
-from .names import env_key
+from . import envnet
+from .. import override, ownership
+from ..state import store
+from ..engine.client import Engine, NetworkSpec
+from ..errors import CiloError
+from ..model import ProjectModel
+from ..names import env_key
 
 Record = dict[str, Any]
 
@@ -29,7 +31,7 @@ def wanted(model: ProjectModel, env_network: str) -> dict[str, str]:
             for n in override.copy_networks(model)}
 
 
-def reserve(st: state.State, record: Record, model: ProjectModel,
+def reserve(st: store.State, record: Record, model: ProjectModel,
             external: list[Any]) -> None:
     """Record a subnet for each network the copy needs and has none for (inside the lock);
     forget those the project no longer has (their docker networks go at destroy)."""
@@ -65,7 +67,7 @@ def _reallocate(engine: Engine, record: Record, key: str | None
 
     def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
         external = envnet.engine_taken(engine)
-        with state.mutate() as st:
+        with store.mutate() as st:
             rec = st.environments()[env]
             held = [ipaddress.IPv4Network(s) for s in envnet.record_subnets(rec)]
             subnet = envnet.allocate(st, env, external, [*refused, *held])
@@ -85,7 +87,7 @@ def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None
     A network of the same environment made by another cilo home is not taken over: the
     names would be shared, and so would the containers compose starts on them.
     """
-    from .queries import selector
+    from ..queries import selector
 
     found = engine.networks(selector(record))
     if theirs := ownership.foreign(found, ownership.record_home(record, home)):

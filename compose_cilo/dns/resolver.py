@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .dnsrender import parse_upstreams
-from .errors import CiloError
+from .. import settings
+from .render import parse_upstreams
+from ..errors import CiloError
 
 MARKER = "# Managed by compose-cilo (docker cilo init); undo with: docker cilo init --uninstall"
 RESOLVED, NETWORKMANAGER, MACOS = "systemd-resolved", "networkmanager-dnsmasq", "macos"

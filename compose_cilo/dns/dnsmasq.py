@@ -26,40 +26,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config, dnsnames, resolver
-from .dnsrender import (
-    render_hosts,
-    render_main_config,
-    render_responder_config,
-    render_wildcard_servers,
-)
-from .dnsproc import (  # is_ours, running_pid, responder_pids, find_binary: API here too
-    PORT_WAIT,
-    PROBE_LABEL,
-    WAIT_SERVED,
-    DnsPaths,
-    Proc,
-    dns_lock,
-    dns_paths,
-    find_binary,
-    find_pid,
-    free_port,
-    is_ours,
-    proc_for,
-    read_pid,
-    responder_pids,
-    responder_procs,
-    running_pid,
-    scan_pids,
-    spawn,
-    started_record,
-    terminate,
-    wait_answering,
-    wait_port_free,
-    wait_served,
-)
-from .errors import CiloError
-from .fsutil import atomic_write
+from .. import config
+from . import zone, resolver
+from .render import render_hosts, render_main_config, render_responder_config, render_wildcard_servers
+from .process import PORT_WAIT, PROBE_LABEL, WAIT_SERVED, DnsPaths, Proc, dns_lock, dns_paths, find_binary, find_pid, free_port, is_ours, proc_for, read_pid, responder_pids, responder_procs, running_pid, scan_pids, spawn, started_record, terminate, wait_answering, wait_port_free, wait_served
+from ..errors import CiloError
+from ..fsutil import atomic_write
 from .resolver import Upstreams, detect_upstreams
 
 __all__ = [
@@ -181,7 +153,7 @@ class DnsStatus:
 
 @dataclass(frozen=True)
 class Rendered:
-    recs: dnsnames.DnsRecords
+    recs: zone.DnsRecords
     main: str
     hosts: dict[str, str]
     upstreams: Upstreams
@@ -194,7 +166,7 @@ class Rendered:
 def _state_doc(state_doc: Any) -> Any:
     if state_doc is not None:
         return getattr(state_doc, "doc", state_doc)
-    from .state import read_state
+    from ..state.store import read_state
 
     return read_state().doc
 
@@ -203,7 +175,7 @@ def render(state_doc: Any = None, p: DnsPaths | None = None) -> Rendered:
     """Validate and render from a state document (None: the state file); writes nothing."""
     p = p or dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()
-    recs = dnsnames.records(_state_doc(state_doc), suffix)
+    recs = zone.records(_state_doc(state_doc), suffix)
     ups = detect_upstreams(port)
     main = render_main_config(recs, port=port, hosts_dir=str(p.hosts_dir),
                               servers_file=str(p.servers), upstreams=ups.servers)
@@ -439,7 +411,7 @@ def status(state_doc: Any = None) -> DnsStatus:
     current = False
     try:
         r = render(state_doc, p)
-        names = {n: list(ips) for n, ips in dnsnames.all_names(r.recs)}
+        names = {n: list(ips) for n, ips in zone.all_names(r.recs)}
         notes += r.recs.notes
         ups = r.upstreams
         current = pid is not None and started_record(p.server) == (pid, port, _sha(r.main)) and all(

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import migrations, paths
-from .errors import StateError
-from .fsutil import TMP_PREFIX, atomic_write
+from . import migrations
+from .. import paths
+from ..errors import StateError
+from ..fsutil import TMP_PREFIX, atomic_write
 
 STATE_VERSION = migrations.LATEST
 LOCAL_HOST = "local"
@@ -64,7 +65,7 @@ def schema(version: int = STATE_VERSION) -> dict[str, Any]:
     """The JSON Schema of a state version, shipped inside the package."""
     from importlib import resources
 
-    text = resources.files("compose_cilo").joinpath(f"schemas/state.v{version}.schema.json")
+    text = resources.files("compose_cilo.state").joinpath(f"schemas/state.v{version}.schema.json")
     return json.loads(text.read_text())
 
 

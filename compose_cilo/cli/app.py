@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from . import __version__
-from .errors import CiloError, report
+from .. import __version__
+from ..errors import CiloError, report
 
 app = typer.Typer(
     name="cilo",
@@ -31,16 +31,16 @@ _docker_opts: Any = None
 
 
 def _ctx(c: typer.Context):  # type: ignore[no-untyped-def]
-    from .queries import Context
+    from ..queries import Context
 
     return c.find_root().obj if isinstance(c.find_root().obj, Context) else _make_ctx(c)
 
 
 def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
-    from .engine import Engine
-    from .queries import Context
-    from .names import check_project_name
-    from .project import ComposeOptions
+    from ..engine.client import Engine
+    from ..queries import Context
+    from ..names import check_project_name
+    from ..project import ComposeOptions
 
     p = c.find_root().params
     engine = _engine_factory() if _engine_factory else Engine(_docker_opts)
@@ -88,10 +88,11 @@ def _print_json(data: Any) -> None:
 
 
 def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
-    from .dnsnames import names_for_env
-    from . import config, state
+    from ..dns.zone import names_for_env
+    from .. import config
+    from ..state import store
 
-    names = names_for_env(state.read_state().doc, f"{record['project']}/{record['name']}",
+    names = names_for_env(store.read_state().doc, f"{record['project']}/{record['name']}",
                           config.dns_suffix())
     services = record["services"]
     return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
@@ -108,7 +109,8 @@ def up(
     strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
 ) -> None:
     """Create the environment if needed and start it."""
-    from . import lifecycle, output
+    from .. import lifecycle
+    from . import output
 
     record = lifecycle.up(_ctx(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
     print(output.env_status(record, _urls(record)))
@@ -122,7 +124,7 @@ def create(
     strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
 ) -> None:
     """Create the environment (network, subnet, override, state) without starting it."""
-    from . import lifecycle
+    from .. import lifecycle
 
     record = lifecycle.create(_ctx(c), env, copy=copy, strict=strict)
     print(f"environment {record['project']}/{record['name']} created on {record['subnet']}")
@@ -131,7 +133,7 @@ def create(
 @app.command()
 def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
     """Stop the environment's containers (everything is kept)."""
-    from . import lifecycle
+    from .. import lifecycle
 
     record = lifecycle.down(_ctx(c), env)
     print(f"environment {record['project']}/{record['name']} stopped")
@@ -146,7 +148,7 @@ def destroy(
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the environment: containers, networks, volumes, workspace and state entry."""
-    from . import lifecycle
+    from .. import lifecycle
 
     ctx = _ctx(c)
     if sum((bool(env), all_, all_projects)) != 1:
@@ -180,7 +182,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List this project's environments (--all: every project's)."""
-    from . import output, queries
+    from . import output
+    from .. import queries
 
     records, overlaps = queries.list_records(_ctx(c), all_)
     print(output.list_text(records, overlaps, as_json))
@@ -196,7 +199,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
     """Show one environment: status, subnet, services, addresses and URLs."""
-    from . import lifecycle, output, queries
+    from .. import lifecycle, queries
+    from . import output
 
     ctx = _ctx(c)
     record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
@@ -211,7 +215,7 @@ def status(
 @app.command()
 def path(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
     """Print the environment's workspace folder."""
-    from . import lifecycle
+    from .. import lifecycle
 
     print(lifecycle.get_env(_ctx(c), env)["workspace"])
 
@@ -264,7 +268,7 @@ def compose_(
 
 
 def _compose_exec(c: typer.Context, env: str, args: list[str]) -> None:
-    from . import lifecycle
+    from .. import lifecycle
 
     ctx = _ctx(c)
     record = lifecycle.get_env(ctx, env)
@@ -295,8 +299,8 @@ def run_cmd(
 
     CMD sees CILO_ENV, CILO_PROJECT, CILO_WORKSPACE, CILO_DNS_SUFFIX and CILO_BASE_URL.
     """
-    from . import config, lifecycle
-    from .names import project_dns_label
+    from .. import config, lifecycle
+    from ..names import project_dns_label
 
     ctx = _ctx(c)
     record = lifecycle.ensure_running(ctx, env)
@@ -321,7 +325,7 @@ def doctor(
     adopt_foreign: bool = typer.Option(False, "--adopt-foreign", help="With --fix: also adopt environments of another cilo home on this engine (only if they are yours)."),
 ) -> None:
     """Check engine, compose, state and DNS against each other; --fix repairs drift."""
-    from . import doctor as doc
+    from .. import doctor as doc
 
     ctx = _ctx(c)
     checks = doc.run_checks(ctx, adopt_foreign=adopt_foreign and fix)
@@ -354,10 +358,10 @@ def version() -> None:
 
 def _register_optional() -> None:
     """DNS commands live in their own module."""
-    from .cli_state import state_app
+    from .state import state_app
     app.add_typer(state_app, name="state", help="Show or migrate cilo's state file.")
     try:
-        from .cli_dns import dns_app, init_command
+        from .dns import dns_app, init_command
     except ImportError:  # pragma: no cover - during development only
         return
     app.add_typer(dns_app, name="dns", help="Manage cilo's DNS server (dnsmasq).")

@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CiloError
-from .names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
+from ..errors import CiloError
+from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
 
 INGRESS_LABEL = "cilo.ingress"
 HOSTNAMES_LABEL = "cilo.hostnames"

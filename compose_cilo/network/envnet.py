@@ -16,11 +16,11 @@ import ipaddress
 from collections.abc import Callable
 
 from . import hostroutes, subnets
-from .engine import Engine, NetworkSpec
-from .errors import CiloError, EngineError
-from .model import PARENT_DRIVERS, NetworkModel
-from .override import NETWORK_LABEL, address_range, labels
-from .state import State
+from ..engine.client import Engine, NetworkSpec
+from ..errors import CiloError, EngineError
+from ..model import PARENT_DRIVERS, NetworkModel
+from ..override import NETWORK_LABEL, address_range, labels
+from ..state.store import State
 
 # driver options that name something of the host, which a second network cannot have too
 HOST_GLOBAL_OPTS = ("com.docker.network.bridge.name",)

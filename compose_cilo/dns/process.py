@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dnsquery, paths, settings
-from .dnsrender import HOSTS_EXT, hosts_filename
-from .errors import CiloError
+from . import query
+from .. import paths, settings
+from .render import HOSTS_EXT, hosts_filename
+from ..errors import CiloError
 
 WAIT_SERVED = 2.0  # seconds sync waits for dnsmasq to serve a change
 STOP_TIMEOUT = 3.0
@@ -301,9 +302,9 @@ def wait_answering(port: int, suffix: str, timeout: float) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         try:
-            dnsquery.query(f"{PROBE_LABEL}.{suffix}", port=port, timeout=0.2)
+            query.query(f"{PROBE_LABEL}.{suffix}", port=port, timeout=0.2)
             return time.monotonic() - start
-        except dnsquery.DnsQueryError:
+        except query.DnsQueryError:
             time.sleep(0.001)
     return None
 
@@ -313,12 +314,12 @@ def wait_served(port: int, name: str, expected: tuple[str, ...] | None, timeout:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         try:
-            ans = dnsquery.query(name, port=port, timeout=0.2)
+            ans = query.query(name, port=port, timeout=0.2)
             if (ans.nxdomain and expected is None) or (
                 expected is not None and ans.rcode == 0 and sorted(ans.addresses) == sorted(expected)
             ):
                 return time.monotonic() - start
-        except dnsquery.DnsQueryError:
+        except query.DnsQueryError:
             pass
         time.sleep(0.002)
     return None
