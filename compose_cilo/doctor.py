@@ -17,6 +17,7 @@ from . import lifecycle, paths, reconcile
 from .state import store
 from .errors import CiloError
 from .queries import Context
+from .model import record_key
 from .reconcile import Action, Check, Observed
 
 MIN_COMPOSE = (2, 24, 0)  # `!reset` arrived in 2.24.0 (`include` in 2.20.0)
@@ -146,7 +147,7 @@ def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
         networks=ctx.engine.networks(cilo),
         volumes=ctx.engine.volumes(cilo),
         missing_workspaces=frozenset(
-            f"{r['project']}/{r['name']}" for r in records if reconcile.workspace_missing(r)),
+            record_key(r) for r in records if reconcile.workspace_missing(r)),
         overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine)),
     )
 
@@ -192,7 +193,8 @@ def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool]) -> li
 
 def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "adopt":
-        lifecycle.adopt(ctx, a)
+        assert a.adoption is not None
+        lifecycle.adopt(ctx, a.adoption)
         return f"adopted {a.subject} back into state"
     if a.kind == "network":
         lifecycle.repair_network(ctx, a.subject)

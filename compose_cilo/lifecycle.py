@@ -11,7 +11,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from .network import copynets, envnet
 from .dns import zone
@@ -20,8 +19,10 @@ from .state import store
 from .engine.client import ContainerInfo
 from .errors import CiloError
 from .fsutil import atomic_write, ensure_copy, remove_tree, turn
-from .model import namespace_root
-from .names import compose_project_name, env_key, label_path
+from .model import (LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key,
+                    namespace_root, record_key)
+from .names import compose_project_name, label_path
+from .reconcile import Adoption
 from .project import ComposeTarget, ProjectModel, model_from_config
 from .queries import Context, Record, current_project, get_env, resolve_project, selector, split_ref
 
@@ -201,7 +202,7 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
         return record
     external = envnet.engine_taken(ctx.engine)
     with store.mutate() as st:
-        current = st.environments()[env_key(record["project"], record["name"])]
+        current = st.environments()[record_key(record)]
         copynets.reserve(st, current, model, external)
         current["updated_at"] = now()
         return dict(current)
@@ -217,7 +218,7 @@ def _addresses(record: Record, model: ProjectModel) -> dict[str, str]:
 def _check_same_project(record: Record, target: ComposeTarget) -> None:
     if record["project_dir"] != target.project_dir:
         raise CiloError(
-            f"environment {record['project']}/{record['name']} belongs to the project in "
+            f"environment {record_key(record)} belongs to the project in "
             f"{record['project_dir']}, not {target.project_dir}; pick another environment "
             "name or another project name (-p)"
         )
@@ -234,7 +235,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     project, env = split_ref(ref, ctx.project)
     created = False
     if project:
-        record = _apply_profiles(ctx, get_env(ctx, f"{project}/{env}", check_options=False), copy)
+        record = _apply_profiles(ctx, get_env(ctx, env_key(project, env), check_options=False), copy)
         model = model_from_config(ctx.engine.compose_config(user_target(record)))
         _check_isolation(ctx, model, record["project_dir"], record["copy"], strict, say=False)
     else:
@@ -273,7 +274,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
 
 def _refuse_copy_change(record: Record, copy: bool) -> None:
     if copy and not record["copy"]:
-        key = env_key(record["project"], record["name"])
+        key = record_key(record)
         raise CiloError(
             f"environment {key} runs from your project folder; --copy takes effect when an "
             f"environment is created: destroy it first (docker cilo destroy {record['name']}) or "
@@ -292,7 +293,7 @@ def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bo
               "profiles": list(target.profiles)}
     if not explicit or all(record[k] == v for k, v in wanted.items()):
         return record
-    key = env_key(record["project"], record["name"])
+    key = record_key(record)
     ctx.say(f"environment {key} now runs with files {', '.join(wanted['compose_files'])}, "
             f"env files {', '.join(wanted['env_files']) or 'none'}, profiles "
             f"{', '.join(wanted['profiles']) or 'none'}")
@@ -314,14 +315,14 @@ def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
     changes = option_changes(ctx, record)
     if any(not c.startswith("--profile") for c in changes):
         raise CiloError(
-            f"environment {record['project']}/{record['name']}: -f and --env-file of an existing "
+            f"environment {record_key(record)}: -f and --env-file of an existing "
             f"environment are changed in its project folder: cd {record['project_dir']} and run "
             f"docker cilo ... up {record['name']}")
     if not changes:
         return record
     profiles = list(ctx.compose.profiles)
-    ctx.say(f"environment {record['project']}/{record['name']} now runs with profiles {', '.join(profiles)}")
-    return _update(env_key(record["project"], record["name"]), lambda r: r.update(profiles=profiles))
+    ctx.say(f"environment {record_key(record)} now runs with profiles {', '.join(profiles)}")
+    return _update(record_key(record), lambda r: r.update(profiles=profiles))
 
 
 def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,
@@ -383,16 +384,21 @@ def home_id() -> str:
         return ownership.ensure_home_id(st.doc)
 
 
+def known_home_id() -> str | None:
+    """This home's id if it has one (read-only: a home without one made nothing labelled)."""
+    return ownership.home_id(store.read_state().doc)
+
+
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
     ident = override.EnvIdentity(
         record["project"], record["name"], record["network"], record["subnet"],
         ownership.record_home(record, home_id()),
     )
     meta = {
-        "cilo.project_dir": label_path(record["project_dir"]),
-        "cilo.profiles": ",".join(record["profiles"]),
-        "cilo.env_files": ",".join(map(label_path, record["env_files"])),
-        **({"cilo.dotenv_dir": label_path(record["dotenv_dir"])} if record.get("dotenv_dir") else {}),
+        LABEL_PROJECT_DIR: label_path(record["project_dir"]),
+        LABEL_PROFILES: ",".join(record["profiles"]),
+        LABEL_ENV_FILES: ",".join(map(label_path, record["env_files"])),
+        **({LABEL_DOTENV_DIR: label_path(record["dotenv_dir"])} if record.get("dotenv_dir") else {}),
     }
     text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
@@ -403,11 +409,11 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
 def _forget_failed_create(ctx: Context, record: Record) -> None:
     """Undo a create that failed half-way: nothing of it may be left."""
     try:
-        ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
+        ctx.engine.remove_networks(_owned_names(ctx, record, "networks", known_home_id()))
     finally:
         remove_tree(paths.env_dir(record["project"], record["name"]))
         with store.mutate() as st:
-            st.environments().pop(env_key(record["project"], record["name"]), None)
+            st.environments().pop(record_key(record), None)
 
 
 @contextmanager
@@ -453,7 +459,7 @@ def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
         if status:
             r["status"] = status
 
-    return _update(env_key(record["project"], record["name"]), change)
+    return _update(record_key(record), change)
 
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
@@ -475,8 +481,8 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     except CiloError:
         return  # nothing to recreate yet: up creates it
     ctx.engine.compose_down(env_target(record), volumes=False)
-    ctx.engine.remove_networks(_owned_names(ctx, record, "networks"))
-    key = env_key(record["project"], record["name"])
+    ctx.engine.remove_networks(_owned_names(ctx, record, "networks", known_home_id()))
+    key = record_key(record)
     external = envnet.engine_taken(ctx.engine, own_network=record["network"])
     with store.mutate() as st:
         rec = st.environments()[key]
@@ -517,31 +523,28 @@ def repair_network(ctx: Context, ref: str) -> Record:
     fixed = copynets.ensure(ctx.engine, record, model, home_id())
     if fixed == record:
         return record
-    return _update(env_key(record["project"], record["name"]),
+    return _update(record_key(record),
                    lambda r: r.update(subnet=fixed["subnet"], networks=fixed["networks"]))
 
 
-def adopt(ctx: Context, action: Any) -> Record:
+def adopt(ctx: Context, found: Adoption) -> Record:
     """Rebuild the state record of an environment that state lost, from engine labels.
 
     The containers carry cilo's labels and compose's own (working folder, config files);
     the network carries the subnet. The override is rewritten from the user's files.
     """
-    get = action.get
-    project, env = get("project"), get("env")
-    key = env_key(project, env)
-    project_dir, workdir = get("project_dir"), get("working_dir")
-    target = ComposeTarget(files=tuple(get("files")), project_dir=project_dir,
-                           env_files=tuple(get("env_files")), profiles=tuple(get("profiles")),
-                           dotenv_dir=get("dotenv_dir"))
-    record = new_record(target, project, env, get("subnet"), copy=workdir != project_dir)
+    key = env_key(found.project, found.env)
+    project_dir, workdir = found.project_dir, found.working_dir
+    target = ComposeTarget(files=found.files, project_dir=project_dir, env_files=found.env_files,
+                           profiles=found.profiles, dotenv_dir=found.dotenv_dir)
+    record = new_record(target, found.project, found.env, found.subnet, copy=workdir != project_dir)
     record["workspace"] = workdir
-    record["network"] = get("network")
-    record["networks"] = {k: {"name": n, "subnet": s} for k, n, s in get("networks") or ()}
-    if get("foreign_home"):  # adopted from another home on the user's word: keeps its id
-        record[ownership.FOREIGN_FIELD] = get("foreign_home")
-    if get("compose_project"):
-        record["compose_project"] = get("compose_project")
+    record["network"] = found.network
+    record["networks"] = {k: {"name": n, "subnet": s} for k, n, s in found.networks}
+    if found.foreign_home:  # adopted from another home on the user's word: keeps its id
+        record[ownership.FOREIGN_FIELD] = found.foreign_home
+    if found.compose_project:
+        record["compose_project"] = found.compose_project
     if record["copy"]:  # the files compose used live in the copy: record the user's paths
         record["compose_files"] = [
             str(Path(project_dir) / Path(f).relative_to(workdir)) if f.startswith(workdir + "/") else f
@@ -555,7 +558,7 @@ def adopt(ctx: Context, action: Any) -> Record:
         record["services"] = service_records(model, _addresses(record, model), {})
         st.environments()[key] = record
     write_override(record, model, _addresses(record, model))
-    return refresh(ctx, record, "running" if get("running") else "stopped")
+    return refresh(ctx, record, "running" if found.running else "stopped")
 
 
 def down(ctx: Context, ref: str) -> Record:
@@ -611,9 +614,9 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     volumes a compose file names whoever created them. Containers go first, with their
     anonymous volumes.
     """
-    key = env_key(record["project"], record["name"])
+    key = record_key(record)
     ctx.say(f"destroying environment {key}")
-    home = home_id()
+    home = known_home_id()
     containers = ownership.owned(ctx.engine.containers(selector(record)), home, record)
     images = sorted({c.image for c in containers if c.image})
     ctx.engine.remove_containers([c.id for c in containers])
@@ -626,10 +629,10 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     _remove_env_dir(ctx, record, images)
 
 
-def _owned_names(ctx: Context, record: Record, kind: str, home: str | None = None) -> list[str]:
+def _owned_names(ctx: Context, record: Record, kind: str, home: str | None) -> list[str]:
     """The environment's containers (ids), volumes or networks (names) of this home only."""
     found = getattr(ctx.engine, kind)(selector(record))
-    mine = ownership.owned(found, home or home_id(), record)
+    mine = ownership.owned(found, home, record)
     return [o.id if kind == "containers" else o.name for o in mine]
 
 
@@ -654,7 +657,7 @@ def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
         except (CiloError, PermissionError):
             pass
     ctx.say(f"warning: {folder} could not be removed ({first.strerror}: {first.filename}); "
-            f"everything else of {record['project']}/{record['name']} is gone; remove it with: "
+            f"everything else of {record_key(record)} is gone; remove it with: "
             f"sudo rm -rf {folder}")
 
 

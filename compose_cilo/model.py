@@ -1,4 +1,11 @@
-"""The user's compose project as cilo needs to know it: a small typed model.
+"""The records cilo works with: the user's compose project, the environment record, labels.
+
+The environment record (`EnvRecord`, `ServiceRecord`) is the JSON of the state file,
+typed: the schema (schemas/state.vN.schema.json) checks its values, these TypedDicts tell
+the code and mypy its shape. `EnvKey` ("project/env") and the label vocabulary live here
+and only here.
+
+The project model is a small typed view of the user's compose project.
 
 Built from `docker compose config --format json` (so extends, include, profiles, anchors
 and interpolation are compose's own work), it keeps what decides whether two copies of
@@ -12,9 +19,96 @@ model does not try to tell them apart: every name is reset in a copy.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, NewType, NotRequired, TypedDict
 
 from .errors import CiloError
+
+# --- labels: what cilo writes on every container, network and volume it creates --------
+LABEL_MARK = "cilo"  # "true"
+LABEL_PROJECT = "cilo.project"
+LABEL_ENV = "cilo.environment"
+LABEL_SERVICE = "cilo.service"
+LABEL_HOME = "cilo.home"  # the id of the cilo home that made it
+LABEL_NETWORK = "cilo.network"  # the compose key of a network cilo created
+LABEL_PROJECT_DIR = "cilo.project_dir"  # what doctor needs to re-adopt an environment
+LABEL_PROFILES = "cilo.profiles"
+LABEL_ENV_FILES = "cilo.env_files"
+LABEL_DOTENV_DIR = "cilo.dotenv_dir"
+# ...and the ones users write on their services
+LABEL_INGRESS = "cilo.ingress"
+LABEL_HOSTNAMES = "cilo.hostnames"
+# compose's own, read when re-adopting an environment
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_NETWORK_LABEL = "com.docker.compose.network"
+COMPOSE_WORKDIR_LABEL = "com.docker.compose.project.working_dir"
+COMPOSE_FILES_LABEL = "com.docker.compose.project.config_files"
+
+# --- the environment record -------------------------------------------------------------
+EnvKey = NewType("EnvKey", str)  # "project/env", the key of an environment in state
+EnvStatus = Literal["creating", "created", "running", "stopped", "error"]
+
+
+def env_key(project: str, env: str) -> EnvKey:
+    return EnvKey(f"{project}/{env}")
+
+
+def record_key(record: EnvRecord | dict[str, Any]) -> EnvKey:
+    return env_key(record["project"], record["name"])
+
+
+def env_labels(project: str, env: str) -> dict[str, str]:
+    """The labels that select one environment's engine objects."""
+    return {LABEL_PROJECT: project, LABEL_ENV: env}
+
+
+def cilo_labels(project: str, env: str, service: str | None = None,
+                home: str | None = None) -> dict[str, str]:
+    """The labels on every engine object cilo creates for an environment."""
+    out = {LABEL_MARK: "true", **env_labels(project, env)}
+    if home:
+        out[LABEL_HOME] = home
+    if service is not None:
+        out[LABEL_SERVICE] = service
+    return out
+
+
+class ReplicaRecord(TypedDict):
+    container: str
+    ip: str | None
+    status: str
+
+
+class ServiceRecord(TypedDict):
+    ip: str | None
+    container: str | None
+    status: str
+    ingress: bool
+    hostnames: list[str]
+    replicas: list[ReplicaRecord]
+    shares: NotRequired[str]  # network_mode: service:<shares>
+
+
+class EnvRecord(TypedDict):
+    name: str
+    project: str
+    compose_project: str
+    status: EnvStatus
+    subnet: str
+    network: str
+    project_dir: str
+    compose_files: list[str]
+    env_files: list[str]
+    profiles: list[str]
+    workspace: str
+    copy: bool
+    override: str
+    created_at: str
+    updated_at: str
+    services: dict[str, ServiceRecord]
+    networks: dict[str, dict[str, str]]  # compose key -> {name, subnet}
+    dotenv_dir: NotRequired[str]
+    foreign_home: NotRequired[str]
 
 # host namespaces and references: `host`, `none`, `service:NAME`, `container:NAME`
 CONTAINER_REF = "container:"

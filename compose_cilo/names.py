@@ -48,10 +48,6 @@ def check_project_name(name: str) -> str:
     )
 
 
-def env_key(project: str, env: str) -> str:
-    return f"{project}/{env}"
-
-
 def compose_project_name(project: str, env: str) -> str:
     """The compose project of one copy: unique per (project, env), distinct from the user's.
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
-HOME_LABEL = "cilo.home"
+from .model import LABEL_HOME
+
 FOREIGN_FIELD = "foreign_home"  # an environment adopted from another home keeps its id
 
 
@@ -48,7 +49,7 @@ def record_home(record: Mapping[str, Any], home: str | None) -> str | None:
 
 
 def is_mine(labels: Mapping[str, str], home: str | None, record: Mapping[str, Any] | None = None) -> bool:
-    owner = labels.get(HOME_LABEL)
+    owner = labels.get(LABEL_HOME)
     if owner is None:
         return True  # made before home ids existed
     return owner == (record_home(record, home) if record is not None else home)

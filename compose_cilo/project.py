@@ -34,8 +34,6 @@ OVERRIDE_FILES = (
     "docker-compose.override.yml",
     "docker-compose.override.yaml",
 )
-INGRESS_LABEL = "cilo.ingress"
-HOSTNAMES_LABEL = "cilo.hostnames"
 
 
 class ComposeOptions(NamedTuple):

@@ -13,7 +13,8 @@ from typing import Any
 from .state import store
 from .engine.client import Engine
 from .errors import CiloError
-from .names import check_env_name, check_project_name, env_key
+from .model import env_key, env_labels
+from .names import check_env_name, check_project_name
 from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 
 Record = dict[str, Any]
@@ -166,4 +167,4 @@ def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:
 
 
 def selector(record: Record) -> dict[str, str]:
-    return {"cilo.project": record["project"], "cilo.environment": record["name"]}
+    return env_labels(record["project"], record["name"])

@@ -10,16 +10,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
 from . import ownership
+from .model import (COMPOSE_FILES_LABEL, COMPOSE_NETWORK_LABEL, COMPOSE_PROJECT_LABEL,
+                    COMPOSE_WORKDIR_LABEL, LABEL_DOTENV_DIR, LABEL_ENV, LABEL_ENV_FILES,
+                    LABEL_HOME, LABEL_NETWORK, LABEL_PROFILES, LABEL_PROJECT, LABEL_PROJECT_DIR,
+                    EnvKey, env_key)
 from .names import path_from_label
-from .override import NETWORK_LABEL
 
 Status = Literal["ok", "warn", "fail"]
-COMPOSE_WORKDIR = "com.docker.compose.project.working_dir"
-COMPOSE_FILES = "com.docker.compose.project.config_files"
+
+
+class Adoption(NamedTuple):
+    """What the labels of a lost environment's objects say: enough to rebuild its record."""
+
+    project: str
+    env: str
+    compose_project: str
+    working_dir: str  # where compose ran: the project folder, or the copy's workspace
+    project_dir: str
+    files: tuple[str, ...]  # the user's compose files (the override left out)
+    override: str
+    profiles: tuple[str, ...]
+    env_files: tuple[str, ...]
+    dotenv_dir: str | None
+    network: str
+    subnet: str
+    networks: tuple[tuple[str, str, str], ...]  # (compose key, docker name, subnet) of the others
+    foreign_home: str | None  # the home id, when adopted from another home on the user's word
+    running: bool
 
 
 @dataclass(frozen=True)
@@ -27,10 +48,7 @@ class Action:
     kind: str  # up, stop, network, record, adopt, remove_container, remove_network, remove_volume
     subject: str  # an environment key, or the object to remove
     destructive: bool = False
-    data: tuple[tuple[str, Any], ...] = ()
-
-    def get(self, key: str) -> Any:
-        return dict(self.data).get(key)
+    adoption: Adoption | None = None  # for kind "adopt"
 
 
 @dataclass(frozen=True)
@@ -58,9 +76,9 @@ class Observed:
     overlaps: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _key(labels: dict[str, str]) -> str | None:
-    project, env = labels.get("cilo.project"), labels.get("cilo.environment")
-    return f"{project}/{env}" if project and env else None
+def _key(labels: dict[str, str]) -> EnvKey | None:
+    project, env = labels.get(LABEL_PROJECT), labels.get(LABEL_ENV)
+    return env_key(project, env) if project and env else None
 
 
 def _env_checks(key: str, record: dict[str, Any], obs: Observed) -> list[Check]:
@@ -120,35 +138,37 @@ def _running_checks(key: str, record: dict[str, Any], containers: list[Container
 def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkInfo],
               foreign_home: str | None = None) -> Action | None:
     """An action that rebuilds the state record from labels, if they are enough."""
-    labelled = [c for c in containers if c.labels.get(COMPOSE_WORKDIR) and c.labels.get(COMPOSE_FILES)]
+    labelled = [c for c in containers
+                if c.labels.get(COMPOSE_WORKDIR_LABEL) and c.labels.get(COMPOSE_FILES_LABEL)]
     # cilo creates every network of a copy, labelled with its compose key; the
     # environment's own is the one named after the compose project (older cilo: the one
     # compose did not label)
-    compose_project = labelled[0].labels.get("com.docker.compose.project", "") if labelled else ""
-    ours = [n for n in networks if n.subnets and "com.docker.compose.network" not in n.labels]
+    compose_project = labelled[0].labels.get(COMPOSE_PROJECT_LABEL, "") if labelled else ""
+    ours = [n for n in networks if n.subnets and COMPOSE_NETWORK_LABEL not in n.labels]
     net = next((n for n in ours if n.name == compose_project), ours[0] if ours else None)
     if not labelled or net is None:
         return None
-    others = tuple(sorted((n.labels[NETWORK_LABEL], n.name, n.subnets[0]) for n in ours
-                          if n is not net and n.labels.get(NETWORK_LABEL)))
-    c = labelled[0]
-    files = [f for f in c.labels[COMPOSE_FILES].split(",") if f]
-    return Action("adopt", key, data=(
-        ("project", c.labels["cilo.project"]),
-        ("env", c.labels["cilo.environment"]),
-        ("compose_project", c.labels.get("com.docker.compose.project", "")),
-        ("working_dir", c.labels[COMPOSE_WORKDIR]),
-        ("project_dir", path_from_label(c.labels.get("cilo.project_dir") or c.labels[COMPOSE_WORKDIR])),
-        ("files", tuple(files[:-1]) if len(files) > 1 else tuple(files)),
-        ("override", files[-1] if len(files) > 1 else ""),
-        ("profiles", tuple(p for p in c.labels.get("cilo.profiles", "").split(",") if p)),
-        ("env_files", tuple(path_from_label(p) for p in c.labels.get("cilo.env_files", "").split(",") if p)),
-        ("dotenv_dir", path_from_label(c.labels.get("cilo.dotenv_dir", "")) or None),
-        ("network", net.name),
-        ("subnet", net.subnets[0]),
-        ("networks", others),  # (compose key, docker name, subnet) of its other networks
-        ("foreign_home", foreign_home),
-        ("running", any(x.state == "running" for x in containers)),
+    others = tuple(sorted((n.labels[LABEL_NETWORK], n.name, n.subnets[0]) for n in ours
+                          if n is not net and n.labels.get(LABEL_NETWORK)))
+    labels = labelled[0].labels
+    files = [f for f in labels[COMPOSE_FILES_LABEL].split(",") if f]
+    workdir = labels[COMPOSE_WORKDIR_LABEL]
+    return Action("adopt", key, adoption=Adoption(
+        project=labels[LABEL_PROJECT],
+        env=labels[LABEL_ENV],
+        compose_project=compose_project,
+        working_dir=workdir,
+        project_dir=path_from_label(labels.get(LABEL_PROJECT_DIR) or workdir),
+        files=tuple(files[:-1]) if len(files) > 1 else tuple(files),
+        override=files[-1] if len(files) > 1 else "",
+        profiles=tuple(p for p in labels.get(LABEL_PROFILES, "").split(",") if p),
+        env_files=tuple(path_from_label(p) for p in labels.get(LABEL_ENV_FILES, "").split(",") if p),
+        dotenv_dir=path_from_label(labels.get(LABEL_DOTENV_DIR, "")) or None,
+        network=net.name,
+        subnet=net.subnets[0],
+        networks=others,
+        foreign_home=foreign_home,
+        running=any(x.state == "running" for x in containers),
     ))
 
 
@@ -159,7 +179,7 @@ def _foreign(home: str | None, obs: Observed, adopt: bool) -> list[Check]:
     for i, objs in enumerate((obs.containers, obs.networks, obs.volumes)):
         for o in ownership.foreign(objs, home):
             if key := _key(o.labels):
-                group = groups.setdefault((key, o.labels[ownership.HOME_LABEL]), ([], [], []))
+                group = groups.setdefault((key, o.labels[LABEL_HOME]), ([], [], []))
                 group[i].append(o)  # type: ignore[arg-type]
     out: list[Check] = []
     for (key, owner), (containers, networks, volumes) in sorted(groups.items()):
@@ -237,7 +257,7 @@ def plan(state_doc: dict[str, Any], obs: Observed, adopt_foreign: bool = False) 
     adopted_homes = {r.get(ownership.FOREIGN_FIELD) for h in state_doc.get("hosts", {}).values()
                      for r in h.get("environments", {}).values()}
     foreign_obs = Observed(*(
-        [o for o in objs if o.labels.get(ownership.HOME_LABEL) not in adopted_homes]
+        [o for o in objs if o.labels.get(LABEL_HOME) not in adopted_homes]
         for objs in (obs.containers, obs.networks, obs.volumes)), obs.missing_workspaces)
     checks += _foreign(home, foreign_obs, adopt_foreign)
     checks += _orphans(known, _mine(obs, home))

@@ -14,6 +14,7 @@ import typer
 
 from .. import __version__
 from ..errors import CiloError, report
+from ..model import record_key
 
 app = typer.Typer(
     name="cilo",
@@ -92,7 +93,7 @@ def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
     from .. import config
     from ..state import store
 
-    names = names_for_env(store.read_state().doc, f"{record['project']}/{record['name']}",
+    names = names_for_env(store.read_state().doc, record_key(record),
                           config.dns_suffix())
     services = record["services"]
     return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
@@ -127,7 +128,7 @@ def create(
     from .. import lifecycle
 
     record = lifecycle.create(_ctx(c), env, copy=copy, strict=strict)
-    print(f"environment {record['project']}/{record['name']} created on {record['subnet']}")
+    print(f"environment {record_key(record)} created on {record['subnet']}")
 
 
 @app.command()
@@ -136,7 +137,7 @@ def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/E
     from .. import lifecycle
 
     record = lifecycle.down(_ctx(c), env)
-    print(f"environment {record['project']}/{record['name']} stopped")
+    print(f"environment {record_key(record)} stopped")
 
 
 @app.command()
@@ -168,7 +169,7 @@ def destroy(
         print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
         return
     record = lifecycle.get_env(ctx, env or "")
-    key = f"{record['project']}/{record['name']}"
+    key = record_key(record)
     if not force and sys.stdin.isatty() and not typer.confirm(f"destroy {key} and its volumes?"):
         raise typer.Exit(1)
     lifecycle.destroy(ctx, env or "")
@@ -205,7 +206,7 @@ def status(
     ctx = _ctx(c)
     record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
     urls = _urls(record)
-    overlaps = queries.drift(ctx, [record]).get(f"{record['project']}/{record['name']}", [])
+    overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
     if as_json:
         _print_json(output.env_json(record, urls, overlaps))
     else:

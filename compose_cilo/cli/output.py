@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model import record_key
+
 Record = dict[str, Any]
 
 
@@ -53,7 +55,7 @@ def env_list(records: list[Record], drift: dict[str, list[str]] | None = None) -
     rows = []
     for r in records:
         running = sum(1 for s in r["services"].values() if s["status"] == "running")
-        key = f"{r['project']}/{r['name']}"
+        key = record_key(r)
         note = f"  ! overlaps {', '.join(drift[key])}" if drift.get(key) else ""
         rows.append([r["project"], r["name"], r["status"], r["subnet"],
                      f"{running}/{len(r['services'])}", r["workspace"] + note])
@@ -62,7 +64,7 @@ def env_list(records: list[Record], drift: dict[str, list[str]] | None = None) -
 
 def overlap_warning(record: Record, overlaps: list[str]) -> str:
     return (
-        f"warning: subnet {record['subnet']} of {record['project']}/{record['name']} now "
+        f"warning: subnet {record['subnet']} of {record_key(record)} now "
         f"overlaps {', '.join(overlaps)}; move it with: docker cilo up {record['name']} --recreate"
     )
 
@@ -72,7 +74,7 @@ def env_status(
 ) -> str:
     urls = urls or {}
     head = (
-        f"environment {record['project']}/{record['name']}: {record['status']}, "
+        f"environment {record_key(record)}: {record['status']}, "
         f"subnet {record['subnet']} (network {record['network']})\n"
         f"workspace {record['workspace']}"
     )
@@ -95,7 +97,7 @@ def list_text(records: list[Record], overlaps: dict[str, list[str]], as_json: bo
         import json
 
         return json.dumps(
-            [env_json(r, overlaps=overlaps.get(f"{r['project']}/{r['name']}")) for r in records],
+            [env_json(r, overlaps=overlaps.get(record_key(r))) for r in records],
             indent=2,
         )
     return env_list(records, overlaps)

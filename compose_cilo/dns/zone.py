@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CiloError
+from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
+from ..model import LABEL_INGRESS as INGRESS_LABEL
 from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
-
-INGRESS_LABEL = "cilo.ingress"
-HOSTNAMES_LABEL = "cilo.hostnames"
 INGRESS_NAME_ORDER = ("nginx", "web", "app", "frontend", "traefik", "caddy")
 MAX_NAME = 253
 LOCAL_HOST = "local"

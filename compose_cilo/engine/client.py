@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .options import DockerOptions
 from ..errors import EngineError
+from ..model import COMPOSE_SERVICE_LABEL, LABEL_SERVICE
 from ..project import ComposeTarget, dotenv_files
 
 if TYPE_CHECKING:
@@ -390,7 +391,7 @@ def _gone_is_fine(request: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _service_of(labels: dict[str, str]) -> str:
-    return labels.get("com.docker.compose.service", labels.get("cilo.service", ""))
+    return labels.get(COMPOSE_SERVICE_LABEL, labels.get(LABEL_SERVICE, ""))
 
 
 def _container_from_api(c: dict[str, Any]) -> ContainerInfo:

@@ -19,8 +19,7 @@ from .. import override, ownership
 from ..state import store
 from ..engine.client import Engine, NetworkSpec
 from ..errors import CiloError
-from ..model import ProjectModel
-from ..names import env_key
+from ..model import LABEL_HOME, ProjectModel, env_key, record_key
 
 Record = dict[str, Any]
 
@@ -92,8 +91,8 @@ def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None
     found = engine.networks(selector(record))
     if theirs := ownership.foreign(found, ownership.record_home(record, home)):
         raise CiloError(
-            f"environment {record['project']}/{record['name']} also exists on this engine for "
-            f"another cilo home ({theirs[0].labels.get(ownership.HOME_LABEL)}: network "
+            f"environment {record_key(record)} also exists on this engine for "
+            f"another cilo home ({theirs[0].labels.get(LABEL_HOME)}: network "
             f"{theirs[0].name}); use another environment name, or the other home's CILO_HOME")
     present = {n.name for n in found}
     record = {**record, "networks": {k: dict(v) for k, v in record.get("networks", {}).items()}}

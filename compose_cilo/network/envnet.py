@@ -18,8 +18,8 @@ from collections.abc import Callable
 from . import hostroutes, subnets
 from ..engine.client import Engine, NetworkSpec
 from ..errors import CiloError, EngineError
-from ..model import PARENT_DRIVERS, NetworkModel
-from ..override import NETWORK_LABEL, address_range, labels
+from ..model import LABEL_NETWORK, PARENT_DRIVERS, NetworkModel, cilo_labels, record_key
+from ..override import address_range
 from ..state.store import State
 
 # driver options that name something of the host, which a second network cannot have too
@@ -95,7 +95,7 @@ def network_spec(name: str, subnet: str, key: str, project: str, env: str,
     the network a private dummy parent), nor fixed subnets, ranges and addresses.
     """
     gateway, ip_range, _ = address_range(subnet)
-    own = {**labels(project, env, home=home), NETWORK_LABEL: key}
+    own = {**cilo_labels(project, env, home=home), LABEL_NETWORK: key}
     if user is None:
         return NetworkSpec(name, subnet, gateway, ip_range, own)
     driver = user.driver or "bridge"
@@ -126,7 +126,7 @@ def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[
             if not t.by.startswith(own)
         ]
         if hits:
-            out[f"{r['project']}/{r['name']}"] = hits
+            out[record_key(r)] = hits
     return out
 
 

@@ -98,13 +98,14 @@ def _service_up(svc: Doc, ingress: bool) -> Doc:
 def _environment_up(key: str, rec: Doc) -> Doc:
     from .. import paths
     from ..dns.zone import pick_ingress
+    from ..model import env_key
     from ..names import compose_project_name
 
     project, name, source = rec["project"], rec["name"], rec["source"]
-    if key != f"{project}/{name}":
+    if key != env_key(project, name):
         raise Unconvertible(
             f"environments/{key}", f'holds project "{project}" and name "{name}", which '
-            f'make the key "{project}/{name}"; rename the key or fix the record'
+            f'make the key "{env_key(project, name)}"; rename the key or fix the record'
         )
     compose = compose_project_name(project, name)
     ingress = pick_ingress({n: False for n in rec["services"]})

@@ -74,8 +74,8 @@ def test_orphans_adopted_when_labels_suffice_else_removed() -> None:
     assert ids(checks) == [("orphan.container", "fail", ("adopt",)), ("orphan.network", "fail", ("adopt",)),
                            ("orphan.volume", "fail", ("adopt",))]
     adopt = checks[0].actions[0]
-    assert adopt.get("files") == ("/src/shop/compose.yaml",) and adopt.get("profiles") == ("full",)
-    assert adopt.get("subnet") == "10.224.0.0/24" and adopt.get("running") is True
+    assert adopt.adoption.files == ("/src/shop/compose.yaml",) and adopt.adoption.profiles == ("full",)
+    assert adopt.adoption.subnet == "10.224.0.0/24" and adopt.adoption.running is True
     bare = plan(doc(), Observed([web()], [NET]))
     assert ids(bare) == [("orphan.container", "fail", ("remove_container",)),
                          ("orphan.network", "fail", ("remove_network",))]
