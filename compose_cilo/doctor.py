@@ -81,11 +81,11 @@ def _state_checks() -> tuple[list[Check], dict[str, Any] | None]:
     return out, doc
 
 
-def _dns_checks(doc: dict[str, Any]) -> list[Check]:
-    from .dns import dnsmasq, query
+def _dns_checks(ctx: Context, doc: dict[str, Any]) -> list[Check]:
+    from .dns import query
 
     fix = "docker cilo doctor --fix (or: docker cilo dns restart)"
-    status = dnsmasq.status(doc)
+    status = ctx.dns.status(doc)
     out: list[Check] = []
     dns_fix = (Action("dns", "dns"),)
     if status.binary is None:
@@ -98,7 +98,7 @@ def _dns_checks(doc: dict[str, Any]) -> list[Check]:
         out.append(Check("dns.running", "fail", "dnsmasq",
                          f"cilo's dnsmasq is not running on 127.0.0.1:{status.port}", fix, dns_fix))
     try:
-        files = dnsmasq.render_files(doc)
+        files = ctx.dns.render_files(doc)
     except CiloError as e:
         return out + [Check("dns.in_sync", "fail", "dnsmasq", str(e), "fix the labels named above")]
     stale = sorted(str(p) for p, text in files.items() if _read(p) != text and not p.name.endswith(".servers"))
@@ -148,7 +148,7 @@ def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
         volumes=ctx.engine.volumes(cilo),
         missing_workspaces=frozenset(
             record_key(r) for r in records if reconcile.workspace_missing(r)),
-        overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine)),
+        overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine, ctx.routes())),
     )
 
 
@@ -160,7 +160,7 @@ def run_checks(ctx: Context, adopt_foreign: bool = False) -> list[Check]:
         return checks
     if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):
         checks += reconcile.plan(doc, observe(ctx, doc), adopt_foreign)
-    checks += _dns_checks(doc)
+    checks += _dns_checks(ctx, doc)
     return checks
 
 
@@ -217,9 +217,7 @@ def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "remove_volume":
         ctx.engine.remove_volumes([a.subject])
         return f"removed volume {a.subject}"
-    from .dns import dnsmasq
-
-    result = dnsmasq.restart()
+    result = ctx.dns.restart()
     return "re-rendered DNS and restarted dnsmasq" + ("" if result.served else f" ({result.message})")
 
 

@@ -183,7 +183,7 @@ def _reserve(
     Returns (record, created): an existing record is returned as it is.
     """
     key = env_key(model.name, env)
-    external = envnet.engine_taken(ctx.engine)
+    external = envnet.engine_taken(ctx.engine, ctx.routes())
     with store.mutate() as st:
         envs = st.environments()
         if key in envs:
@@ -200,7 +200,7 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
     """An existing environment whose project gained or lost networks: record their subnets."""
     if not copynets.needs_reserve(record, model):
         return record
-    external = envnet.engine_taken(ctx.engine)
+    external = envnet.engine_taken(ctx.engine, ctx.routes())
     with store.mutate() as st:
         current = st.environments()[record_key(record)]
         copynets.reserve(st, current, model, external)
@@ -252,7 +252,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
             record = _apply_options(ctx, record, target, copy)
     try:
         record = _reserve_networks(ctx, record, model)
-        record = copynets.ensure(ctx.engine, record, model, home_id())
+        record = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
         if record["copy"]:
             model = _prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
@@ -483,7 +483,7 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     ctx.engine.compose_down(env_target(record), volumes=False)
     ctx.engine.remove_networks(_owned_names(ctx, record, "networks", known_home_id()))
     key = record_key(record)
-    external = envnet.engine_taken(ctx.engine, own_network=record["network"])
+    external = envnet.engine_taken(ctx.engine, ctx.routes(), own_network=record["network"])
     with store.mutate() as st:
         rec = st.environments()[key]
         fresh = envnet.allocate_many(st, key, external, 1 + len(rec["networks"]), [])
@@ -520,7 +520,7 @@ def repair_network(ctx: Context, ref: str) -> Record:
     """Recreate the environment's missing networks with their recorded subnets (doctor --fix)."""
     record = get_env(ctx, ref)
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    fixed = copynets.ensure(ctx.engine, record, model, home_id())
+    fixed = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
     if fixed == record:
         return record
     return _update(record_key(record),
@@ -663,8 +663,6 @@ def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
 
 def sync_dns(ctx: Context) -> None:
     """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
-    from .dns import dnsmasq
-
-    result = dnsmasq.sync(store.read_state().doc)
+    result = ctx.dns.sync(store.read_state().doc)
     if not result.served:
         ctx.say(f"warning: {result.message}")

@@ -69,7 +69,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
-    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError):
+    except (OSError, ValueError):  # missing, a folder, unreadable, a name too long
         return values
     for line in text.splitlines():
         line = line.strip()
@@ -120,6 +120,15 @@ def _setting(name: str, dotenvs: tuple[str, ...]) -> str | None:
     return None
 
 
+def _is_file(path: Path | str) -> bool:
+    """Path.is_file() that answers False for names the system cannot even look up
+    (too long, a component over 255 bytes, NUL), instead of raising."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def dotenv_files(target: ComposeTarget) -> tuple[str, ...]:
     """The env files to pass compose so it reads what it read where the user ran it.
 
@@ -136,9 +145,9 @@ def dotenv_files(target: ComposeTarget) -> tuple[str, ...]:
     if not target.dotenv_dir or target.dotenv_dir == target.project_dir:
         return ()
     first, second = Path(target.dotenv_dir, ".env"), Path(target.project_dir, ".env")
-    if not first.is_file():
+    if not _is_file(first):
         return ()  # compose reads only the project folder's, as --project-directory does
-    if not second.is_file():
+    if not _is_file(second):
         return (str(first),)
     return (str(first), str(second), str(first))
 
@@ -156,9 +165,9 @@ def _absolute(path: str, base: Path) -> str:
 def _find_default_files(start: Path) -> list[Path]:
     folder = start
     while True:
-        found = [folder / n for n in DEFAULT_FILES if (folder / n).is_file()]
+        found = [folder / n for n in DEFAULT_FILES if _is_file(folder / n)]
         if found:
-            overrides = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
+            overrides = [folder / n for n in OVERRIDE_FILES if _is_file(folder / n)]
             return [found[0], *overrides[:1]]
         if folder.parent == folder:
             raise NoComposeFile(
@@ -205,11 +214,11 @@ def resolve_target(opts: ComposeOptions, cwd: Path | None = None) -> ComposeTarg
     workdir = _working_dir(opts, cwd)
     env_files = tuple(_absolute(f, cwd) for f in opts.env_files)
     for f in env_files:
-        if not Path(f).is_file():
+        if not _is_file(f):
             raise CiloError(f"env file {f} not found; fix the --env-file path")
     files = _find_files(opts, cwd, workdir, env_files or (str(workdir / ".env"),))
     for f in files:
-        if not Path(f).is_file():
+        if not _is_file(f):
             raise CiloError(f"compose file {f} not found; fix the -f / COMPOSE_FILE path")
     project_dir = str(workdir) if opts.project_directory else str(Path(files[0]).parent)
     target = ComposeTarget(

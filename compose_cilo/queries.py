@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .state import store
 from .engine.client import Engine
@@ -17,6 +17,9 @@ from .model import env_key, env_labels
 from .names import check_env_name, check_project_name
 from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 
+if TYPE_CHECKING:
+    from .network.subnets import Taken
+
 Record = dict[str, Any]
 
 
@@ -24,10 +27,51 @@ def _to_stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-class Context:
-    """What every command gets: the engine seam, compose options and where to report.
+def _system_routes() -> list[Taken]:
+    from .network import hostroutes
 
-    (A plain class: `dataclasses` costs ~10 ms of import, and `list` must start fast.)
+    return hostroutes.host_routes()
+
+
+class DnsServer(Protocol):
+    """The DNS server that serves state's names (cilo's dnsmasq; a fake in tests)."""
+
+    def sync(self, state_doc: Any = None) -> Any: ...  # render state, reload: .served, .message
+    def restart(self) -> Any: ...
+    def status(self, state_doc: Any = None) -> Any: ...
+    def render_files(self, state_doc: Any) -> dict[Path, str]: ...
+
+
+class _Dnsmasq:
+    """cilo's dnsmasq (compose_cilo.dns.dnsmasq), imported on first use: `list` never does."""
+
+    def sync(self, state_doc: Any = None) -> Any:
+        from .dns import dnsmasq
+
+        return dnsmasq.sync(state_doc)
+
+    def restart(self) -> Any:
+        from .dns import dnsmasq
+
+        return dnsmasq.restart()
+
+    def status(self, state_doc: Any = None) -> Any:
+        from .dns import dnsmasq
+
+        return dnsmasq.status(state_doc)
+
+    def render_files(self, state_doc: Any) -> dict[Path, str]:
+        from .dns import dnsmasq
+
+        return dnsmasq.render_files(state_doc)
+
+
+class Context:
+    """What every command gets: its collaborators, compose options and where to report.
+
+    The collaborators are the seams to the world outside this process: the engine, the
+    host's routes (subnets they hold are not free) and the DNS server that serves state. The CLI wires the real ones; tests hand in
+    fakes. (A plain class rather than a dataclass: `list` must start fast.)
     """
 
     def __init__(
@@ -37,12 +81,16 @@ class Context:
         project: str | None = None,  # --project NAME: address an existing environment
         cwd: Path | None = None,
         say: Callable[[str], None] = _to_stderr,
+        routes: Callable[[], list[Taken]] = _system_routes,
+        dns: DnsServer | None = None,
     ) -> None:
         self.engine = engine
         self.compose = compose or ComposeOptions()
         self.project = project
         self.cwd = cwd or Path.cwd()
         self.say = say
+        self.routes = routes
+        self.dns: DnsServer = dns or _Dnsmasq()
 
 
 # --- finding the project and the environment ---------------------------------------------
@@ -160,7 +208,7 @@ def drift(ctx: Context, records: list[Record]) -> dict[str, list[str]]:
     try:
         from .network import envnet
 
-        return envnet.drift(records, envnet.engine_taken(ctx.engine))
+        return envnet.drift(records, envnet.engine_taken(ctx.engine, ctx.routes()))
     except CiloError as e:
         ctx.say(f"warning: cannot check subnets for overlaps: {e}")
         return {}

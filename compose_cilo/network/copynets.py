@@ -60,12 +60,12 @@ def _spec_for(record: Record, model: ProjectModel, key: str | None,
         name, subnet, compose_key, record["project"], record["name"], user, home)
 
 
-def _reallocate(engine: Engine, record: Record, key: str | None
+def _reallocate(engine: Engine, record: Record, key: str | None, routes: Callable[[], list[Any]]
                 ) -> Callable[[list[ipaddress.IPv4Network]], str]:
     env = env_key(record["project"], record["name"])
 
     def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
-        external = envnet.engine_taken(engine)
+        external = envnet.engine_taken(engine, routes())
         with store.mutate() as st:
             rec = st.environments()[env]
             held = [ipaddress.IPv4Network(s) for s in envnet.record_subnets(rec)]
@@ -79,7 +79,8 @@ def _reallocate(engine: Engine, record: Record, key: str | None
     return reallocate
 
 
-def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None) -> Record:
+def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None,
+           routes: Callable[[], list[Any]]) -> Record:
     """Create each of the copy's networks that the engine lacks; returns the record with
     the subnets they got (another one when the engine refused the recorded one).
 
@@ -101,8 +102,8 @@ def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None
     for key, name, subnet in todo:
         if name in present:
             continue
-        got = envnet.create_with_retry(engine, _spec_for(record, model, key, ownership.record_home(record, home)), subnet,
-                                       _reallocate(engine, record, key))
+        spec = _spec_for(record, model, key, ownership.record_home(record, home))
+        got = envnet.create_with_retry(engine, spec, subnet, _reallocate(engine, record, key, routes))
         if key is None:
             record["subnet"] = got
         else:

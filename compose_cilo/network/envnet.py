@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from . import hostroutes, subnets
+from . import subnets
 from ..engine.client import Engine, NetworkSpec
 from ..errors import CiloError, EngineError
 from ..model import LABEL_NETWORK, PARENT_DRIVERS, NetworkModel, cilo_labels, record_key
@@ -30,9 +30,10 @@ MAX_ATTEMPTS = 5
 
 
 def engine_taken(
-    engine: Engine, own_network: str | None = None, own_subnet: str | None = None
+    engine: Engine, host_routes: list[subnets.Taken], own_network: str | None = None,
+    own_subnet: str | None = None,
 ) -> list[subnets.Taken]:
-    """Docker networks' subnets (one batched call) and host routes.
+    """Docker networks' subnets (one batched call) and the host's routes.
 
     An environment's own network, and the bridge route docker adds for it, are not
     counted against it.
@@ -45,7 +46,7 @@ def engine_taken(
         if ":" not in s
     ]
     own_bridge = f"host route {own_subnet} dev br-" if own_subnet else None
-    routes = [r for r in hostroutes.host_routes() if not (own_bridge and r.by.startswith(own_bridge))]
+    routes = [r for r in host_routes if not (own_bridge and r.by.startswith(own_bridge))]
     return taken + routes
 
 

@@ -160,3 +160,16 @@ def test_dotenv_is_read_as_compose_reads_it(tmp_path: Path, compose_cli: None) -
     compose = json.loads(out)["services"]["a"]["environment"]
     ours = read_dotenv(tmp_path / ".env")
     assert {k: ours[k] for k in keys} == {k: compose[k] for k in keys}
+
+
+@pytest.mark.parametrize("opts", [
+    ComposeOptions(files=("a" * 300,)),
+    ComposeOptions(env_files=("b" * 300,)),
+])
+def test_names_too_long_to_look_up_are_not_found_not_a_crash(tmp_path: Path, opts: ComposeOptions) -> None:
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    with pytest.raises(CiloError, match="not found; fix the"):
+        resolve_target(opts, tmp_path)
+    # a project folder with a name too long: compose looks in the parents, so does cilo
+    assert resolve_target(ComposeOptions(project_directory="c" * 300), tmp_path).files == (
+        str(tmp_path / "compose.yaml"),)

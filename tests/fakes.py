@@ -1,0 +1,209 @@
+"""A fake engine for unit tests: Docker and compose in memory, as cilo sees them.
+
+`FakeEngine` answers every call cilo's domain code makes of an engine. It keeps
+networks, containers and volumes in dicts, and plays compose from the files it is
+given: `compose_config` reads the user's compose files (a small subset of compose: the
+top-level sections, `name`, services with networks, profiles and container names);
+`compose_up` reads cilo's generated override too (labels, network names, fixed
+addresses) and starts one container per service, labelled as compose labels them.
+
+Its `calls` list records what was asked, so tests can assert, say, that a destroy
+removed only labelled objects. `fail` makes a named method raise EngineError once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compose_cilo.engine.client import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
+from compose_cilo.errors import EngineError
+from compose_cilo.model import (COMPOSE_FILES_LABEL, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL,
+                                COMPOSE_WORKDIR_LABEL)
+from compose_cilo.project import ComposeTarget
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads cilo's override: compose's `!reset` and `!override` tags keep their value."""
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: (
+    loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode)
+    else loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode)
+    else loader.construct_scalar(node) or None))
+
+
+def _load(path: str) -> dict[str, Any]:
+    return yaml.load(Path(path).read_text(), Loader=_Loader) or {}  # noqa: S506 - SafeLoader subclass
+
+
+def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """compose's merge, enough for tests: later files update each service's keys."""
+    out: dict[str, Any] = {"services": {}, "networks": {}, "volumes": {}}
+    for doc in docs:
+        if "name" in doc:
+            out["name"] = doc["name"]
+        for section in ("networks", "volumes"):
+            for key, value in (doc.get(section) or {}).items():
+                out[section][key] = {**out[section].get(key, {}), **(value or {})}
+        for name, svc in (doc.get("services") or {}).items():
+            out["services"][name] = {**out["services"].get(name, {}), **(svc or {})}
+    return out
+
+
+class FakeEngine:
+    """Docker and compose in memory (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.networks_: dict[str, NetworkInfo] = {}
+        self.containers_: dict[str, ContainerInfo] = {}
+        self.volumes_: dict[str, VolumeInfo] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.fail: dict[str, str] = {}  # method -> message of the EngineError it raises once
+        self._ids = itertools.count(1)
+
+    def _call(self, name: str, arg: Any = None) -> None:
+        self.calls.append((name, arg))
+        if name in self.fail:
+            raise EngineError(self.fail.pop(name))
+
+    # --- compose ------------------------------------------------------------------------
+
+    def compose_config(self, target: ComposeTarget, *, interpolate: bool = True) -> dict[str, Any]:
+        self._call("compose_config", target)
+        doc = _merge([_load(f) for f in target.files])
+        name = target.project_name or doc.get("name") or Path(target.project_dir).name
+        services = {}
+        for svc_name, svc in doc["services"].items():
+            svc = dict(svc)
+            if "network_mode" not in svc:
+                nets = svc.get("networks") or ["default"]
+                svc["networks"] = {n: None for n in nets} if isinstance(nets, list) else nets
+            services[svc_name] = svc
+        networks = {"default": {"name": f"{name}_default"}, **doc["networks"]}
+        networks = {k: {"name": f"{name}_{k}", **v} for k, v in networks.items()}
+        volumes = {k: {"name": f"{name}_{k}", **v} for k, v in doc["volumes"].items()}
+        return {"name": name, "services": services, "networks": networks, "volumes": volumes}
+
+    def compose_version(self) -> str:
+        self._call("compose_version")
+        return "2.40.3"
+
+    def compose_argv(self, target: ComposeTarget) -> list[str]:
+        return ["docker", "compose", "--project-directory", target.project_dir,
+                *(a for f in target.files for a in ("--file", f)),
+                *(["--project-name", target.project_name] if target.project_name else [])]
+
+    def compose_up(self, target: ComposeTarget, *, build: bool, recreate: bool) -> None:
+        self._call("compose_up", target)
+        user = _merge([_load(f) for f in target.files[:-1]])
+        ours = _load(target.files[-1])
+        project = target.project_name or ""
+        nets = {k: (v or {}).get("name", f"{project}_{k}") for k, v in (ours.get("networks") or {}).items()}
+        for key, vol in (ours.get("volumes") or {}).items():
+            name = f"{project}_{key}"
+            self.volumes_.setdefault(name, VolumeInfo(name, dict((vol or {}).get("labels") or {})))
+        for name, svc in user["services"].items():
+            if svc.get("profiles") and not set(svc["profiles"]) & set(target.profiles):
+                continue
+            patch = (ours.get("services") or {}).get(name) or {}
+            wanted = patch.get("networks") or {k: None for k in (svc.get("networks") or ["default"])}
+            addresses = {}
+            for key, settings in wanted.items():
+                docker_name = nets.get(key, f"{project}_{key}")
+                fixed = (settings or {}).get("ipv4_address")
+                addresses[docker_name] = fixed or self._free_address(docker_name)
+            cname = f"{project}-{name}-1"
+            old = self.containers_.get(cname)
+            labels = {**(patch.get("labels") or {}), COMPOSE_PROJECT_LABEL: project,
+                      COMPOSE_SERVICE_LABEL: name, COMPOSE_WORKDIR_LABEL: target.project_dir,
+                      COMPOSE_FILES_LABEL: ",".join(target.files)}
+            self.containers_[cname] = ContainerInfo(
+                id=old.id if old and not recreate else f"c{next(self._ids)}", name=cname,
+                service=name, state="running", addresses=addresses, labels=labels,
+                image=svc.get("image", ""))
+
+    def _free_address(self, network: str) -> str | None:
+        net = self.networks_.get(network)
+        if net is None or not net.subnets:
+            return None
+        used = {c.addresses.get(network) for c in self.containers_.values()}
+        hosts = ipaddress.IPv4Network(net.subnets[0]).hosts()
+        next(hosts)  # the gateway
+        return next(str(h) for h in hosts if str(h) not in used)
+
+    def compose_stop(self, target: ComposeTarget) -> None:
+        self._call("compose_stop", target)
+        for name, c in self.containers_.items():
+            if c.labels.get(COMPOSE_PROJECT_LABEL) == target.project_name:
+                self.containers_[name] = c._replace(state="exited")
+
+    def compose_down(self, target: ComposeTarget, *, volumes: bool = True) -> None:
+        self._call("compose_down", target)
+        for name in [n for n, c in self.containers_.items()
+                     if c.labels.get(COMPOSE_PROJECT_LABEL) == target.project_name]:
+            del self.containers_[name]
+
+    # --- engine objects -----------------------------------------------------------------
+
+    def version(self) -> str:
+        self._call("version")
+        return "20.10.24"
+
+    def create_network(self, spec: NetworkSpec) -> None:
+        self._call("create_network", spec)
+        if spec.name in self.networks_:
+            raise EngineError(f"network with name {spec.name} already exists")
+        new = ipaddress.IPv4Network(spec.subnet)
+        for other in self.networks_.values():
+            if any(new.overlaps(ipaddress.IPv4Network(s)) for s in other.subnets):
+                raise EngineError(f"Pool overlaps with other one on this address space ({other.name})")
+        self.networks_[spec.name] = NetworkInfo(f"n{next(self._ids)}", spec.name, (spec.subnet,),
+                                                dict(spec.labels))
+
+    def remove_networks(self, names: Sequence[str]) -> None:
+        self._call("remove_networks", list(names))
+        for name in names:
+            self.networks_.pop(name, None)
+
+    def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
+        self._call("networks", labels)
+        return sorted((n for n in self.networks_.values() if _has(n.labels, labels)), key=lambda n: n.name)
+
+    def containers(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        self._call("containers", labels)
+        return sorted((c for c in self.containers_.values() if _has(c.labels, labels)),
+                      key=lambda c: c.name)
+
+    def remove_containers(self, ids: Sequence[str]) -> None:
+        self._call("remove_containers", list(ids))
+        for name in [n for n, c in self.containers_.items() if c.id in ids]:
+            del self.containers_[name]
+
+    def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
+        self._call("volumes", labels)
+        return sorted((v for v in self.volumes_.values() if _has(v.labels, labels)), key=lambda v: v.name)
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        self._call("remove_volumes", list(names))
+        for name in names:
+            self.volumes_.pop(name, None)
+
+    def remove_folder(self, folder: Path, image: str) -> None:
+        self._call("remove_folder", (folder, image))
+        raise EngineError(f"the fake engine cannot remove {folder}")
+
+    # --- for tests ----------------------------------------------------------------------
+
+    def add_network(self, name: str, subnet: str, labels: dict[str, str] | None = None) -> None:
+        """A network someone else made (the user's own stack, another tool)."""
+        self.networks_[name] = NetworkInfo(f"n{next(self._ids)}", name, (subnet,), dict(labels or {}))
+
+
+def _has(labels: dict[str, str], wanted: dict[str, str] | None) -> bool:
+    return all(labels.get(k) == v for k, v in (wanted or {}).items())
