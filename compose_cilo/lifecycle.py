@@ -1,4 +1,4 @@
-"""The environment lifecycle: create, up, down, destroy.
+"""The environment lifecycle: create, up, down, adopt (destroying is in teardown.py).
 
 Each step is: resolve (no lock) -> decide and record (inside the state lock, fast) ->
 engine work (outside the lock, slow) -> record the result (inside the lock).
@@ -6,169 +6,32 @@ engine work (outside the lock, slow) -> record the result (inside the lock).
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .network import copynets, envnet
+from . import isolation, override, ownership, paths
 from .dns import zone
-from . import isolation, override, ownership, paths, workspace
-from .state import store
-from .engine.client import ContainerInfo
+from .copymode import prepare_workspace
+from .envrecord import (apply_containers, env_target, home_id, known_home_id, new_record, now,
+                        service_records, sync_dns, update_record, user_target)
 from .errors import CiloError
-from .fsutil import atomic_write, ensure_copy, remove_tree, turn
+from .fsutil import atomic_write, turn
 from .model import (LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key,
-                    namespace_root, record_key)
-from .names import compose_project_name, label_path
-from .reconcile import Adoption
+                    record_key)
+from .names import label_path
+from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, model_from_config
 from .queries import Context, Record, current_project, get_env, resolve_project, selector, split_ref
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from .reconcile import Adoption
+from .state import store
+from .teardown import forget_failed_create, owned_names
 
 
 # --- targets ----------------------------------------------------------------------------
 
 
-def _in_workspace(path: str, record: Record) -> str:
-    if not record["copy"]:
-        return path
-    try:
-        rel = Path(path).relative_to(record["project_dir"])
-    except ValueError:
-        return path  # a file outside the project folder is used where it is
-    return str(Path(record["workspace"]) / rel)
-
-
-def shared_layer_path(record: Record) -> Path:
-    """With --copy: cilo's layer that keeps paths outside the project folder where they are."""
-    return Path(record["override"]).with_name(workspace.LAYER_NAME)
-
-
-def _layers(record: Record) -> tuple[str, ...]:
-    layer = shared_layer_path(record)
-    return (str(layer),) if record["copy"] and layer.is_file() else ()
-
-
-def user_target(record: Record) -> ComposeTarget:
-    """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
-    dotenv_dir = record.get("dotenv_dir")
-    return ComposeTarget(
-        files=(*(_in_workspace(f, record) for f in record["compose_files"]), *_layers(record)),
-        project_dir=record["workspace"],
-        env_files=tuple(_in_workspace(f, record) for f in record["env_files"]),
-        profiles=tuple(record["profiles"]),
-        project_name=record["project"],
-        dotenv_dir=_in_workspace(dotenv_dir, record) if dotenv_dir else None,
-    )
-
-
-def env_target(record: Record) -> ComposeTarget:
-    """The copy: the user's files, then the generated override, under its own project name."""
-    base = user_target(record)
-    return base._replace(
-        files=(*base.files, record["override"]), project_name=record["compose_project"]
-    )
-
-
 # --- records ------------------------------------------------------------------------------
-
-
-def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
-    edir = paths.env_dir(project, env)
-    stamp = now()
-    record: Record = {
-        "name": env,
-        "project": project,
-        "compose_project": compose_project_name(project, env),
-        "status": "created",
-        "subnet": subnet,
-        "network": compose_project_name(project, env),
-        "project_dir": target.project_dir,
-        "compose_files": list(target.files),
-        "env_files": list(target.env_files),
-        "profiles": list(target.profiles),
-        "workspace": str(edir / "workspace") if copy else target.project_dir,
-        "copy": copy,
-        "override": str(edir / "override.yml"),
-        "created_at": stamp,
-        "updated_at": stamp,
-        "services": {},
-        "networks": {},
-    }
-    if target.dotenv_dir:  # optional: records without it read only the project folder's .env
-        record["dotenv_dir"] = target.dotenv_dir
-    return record
-
-
-def service_records(model: ProjectModel, addresses: dict[str, str], old: Record) -> Record:
-    out: Record = {}
-    ingress_flags: dict[str, bool] = {}
-    for name, svc in model.services.items():
-        explicit, hostnames = zone.parse_service_labels(name, svc.labels)
-        ingress_flags[name] = explicit
-        prev = old.get(name, {})
-        out[name] = {
-            "ip": addresses.get(name),
-            "container": prev.get("container"),
-            "status": prev.get("status", "not created"),
-            "ingress": False,
-            "hostnames": hostnames,
-            "replicas": prev.get("replicas", []),
-        }
-        if (root := namespace_root(model, name)) != name:
-            out[name]["shares"] = root  # network_mode: service: (or container:) of a service
-    ingress = zone.pick_ingress(ingress_flags)
-    if ingress:
-        out[ingress]["ingress"] = True
-    return out
-
-
-def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
-    """Record the real containers and their addresses on the environment network.
-
-    A service with `network_mode: service:X` (recorded as `shares: X`) lives in X's
-    network namespace, so it answers on X's address.
-    """
-    by_service: dict[str, list[ContainerInfo]] = {}
-    for c in containers:
-        by_service.setdefault(c.service, []).append(c)
-    services = record["services"]
-    networks = [record["network"], *(n["name"] for _, n in sorted(record["networks"].items()))]
-    for name, svc in services.items():
-        found = by_service.get(name, [])
-        svc["replicas"] = [
-            {"container": c.name, "ip": _address(c, networks), "status": c.state} for c in found
-        ]
-        svc["container"] = found[0].name if found else None
-        states = {c.state for c in found}
-        svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
-        if found and (ip := _address(found[0], networks)):
-            svc["ip"] = ip
-    for name, svc in services.items():
-        parent = svc.get("shares")
-        if parent in services:
-            services[name]["ip"] = services[parent]["ip"]
-            for replica in services[name]["replicas"]:
-                replica["ip"] = services[parent]["ip"]
-
-
-def _address(c: ContainerInfo, networks: list[str]) -> str | None:
-    """A container's address on the environment's own network, else on its first other."""
-    return next((c.addresses[n] for n in networks if c.addresses.get(n)), None)
-
-
-def _update(key: str, change: Callable[[Record], None]) -> Record:
-    with store.mutate() as st:
-        record = st.environments().get(key)
-        if record is None:
-            raise CiloError(f"environment {key} vanished from state while cilo worked on it")
-        change(record)
-        record["updated_at"] = now()
-        return dict(record)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -254,12 +117,12 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         record = _reserve_networks(ctx, record, model)
         record = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
         if record["copy"]:
-            model = _prepare_workspace(ctx, record)
+            model = prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
         write_override(record, model, addresses)
     except BaseException:
         if created:
-            _forget_failed_create(ctx, record)
+            forget_failed_create(ctx, record)
         raise
     if created and record["services"] == service_records(model, addresses, record["services"]):
         return record, model
@@ -269,7 +132,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         r["networks"] = record["networks"]
         r["services"] = service_records(model, addresses, r["services"])
 
-    return _update(env_key(record["project"], env), record_services), model
+    return update_record(env_key(record["project"], env), record_services), model
 
 
 def _refuse_copy_change(record: Record, copy: bool) -> None:
@@ -304,7 +167,7 @@ def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bo
         if target.dotenv_dir:
             r["dotenv_dir"] = target.dotenv_dir
 
-    return _update(key, change)
+    return update_record(key, change)
 
 
 def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
@@ -322,7 +185,7 @@ def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
         return record
     profiles = list(ctx.compose.profiles)
     ctx.say(f"environment {record_key(record)} now runs with profiles {', '.join(profiles)}")
-    return _update(record_key(record), lambda r: r.update(profiles=profiles))
+    return update_record(record_key(record), lambda r: r.update(profiles=profiles))
 
 
 def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,
@@ -334,59 +197,6 @@ def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: 
         raise CiloError(refusal)
     for line in isolation.messages(found) if say else ():
         ctx.say(line)
-
-
-def _prepare_workspace(ctx: Context, record: Record) -> ProjectModel:
-    """--copy: the workspace (made once), its shared layer (rewritten each time), the model."""
-    made = ensure_copy(Path(record["project_dir"]), Path(record["workspace"]))
-    if made:
-        ctx.say(f"copied {record['project_dir']} to {record['workspace']}")
-    shared = write_shared_layer(ctx, record)
-    if made and shared:
-        ctx.say(f"outside {record['project_dir']}, the copy uses your project's own files (shared, "
-                f"not copied): {', '.join(shared)}")
-    return model_from_config(ctx.engine.compose_config(user_target(record)))
-
-
-def _as_user(record: Record) -> ComposeTarget:
-    """The copy's files with paths resolved as in the user's folder (without the layer)."""
-    target = user_target(record)
-    files = tuple(_in_workspace(f, record) for f in record["compose_files"])
-    return target._replace(files=files, project_dir=record["project_dir"])
-
-
-def _outside_inputs(record: Record) -> list[str]:
-    """Compose and env files outside the project folder: read where they are."""
-    dotenv = [str(Path(d) / ".env") for d in [record.get("dotenv_dir")] if d]
-    return [f for f in [*record["compose_files"], *record["env_files"], *dotenv]
-            if Path(f).is_file() and workspace.is_outside(f, record["project_dir"])]
-
-
-def write_shared_layer(ctx: Context, record: Record) -> list[str]:
-    """Write the copy's shared layer; the outside paths it shares with the user's project."""
-    target = _as_user(record)
-    config = ctx.engine.compose_config(target)
-    raw = ctx.engine.compose_config(target, interpolate=False)
-    layer = workspace.shared_layer(config, raw, record["project_dir"])
-    path = shared_layer_path(record)
-    paths.ensure_private_dir(path.parent)
-    atomic_write(path, workspace.render_layer(layer), 0o600)
-    return sorted({*_outside_inputs(record), *workspace.shared_paths(layer, record["project_dir"])})
-
-
-def home_id() -> str:
-    """This cilo home's id, made on first use (environments of a state from before home
-    ids get it on their next `up`: what they make from then on is labelled)."""
-    found = ownership.home_id(store.read_state().doc)
-    if found:
-        return found
-    with store.mutate() as st:
-        return ownership.ensure_home_id(st.doc)
-
-
-def known_home_id() -> str | None:
-    """This home's id if it has one (read-only: a home without one made nothing labelled)."""
-    return ownership.home_id(store.read_state().doc)
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
@@ -406,16 +216,6 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
     atomic_write(path, text, 0o600)
 
 
-def _forget_failed_create(ctx: Context, record: Record) -> None:
-    """Undo a create that failed half-way: nothing of it may be left."""
-    try:
-        ctx.engine.remove_networks(_owned_names(ctx, record, "networks", known_home_id()))
-    finally:
-        remove_tree(paths.env_dir(record["project"], record["name"]))
-        with store.mutate() as st:
-            st.environments().pop(record_key(record), None)
-
-
 @contextmanager
 def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
     """One create/up of an environment at a time (per cilo home).
@@ -428,7 +228,7 @@ def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
     project = project or current_project(ctx) or ""
     lock = paths.cilo_home() / "locks" / project / f"{env}.lock"
     try:
-        with turn(lock, f"creating or starting environment {project}/{env}"):
+        with turn(lock, f"creating or starting environment {env_key(project, env)}"):
             yield
     finally:
         if env_key(project, env) not in store.read_state().environments():
@@ -459,7 +259,7 @@ def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
         if status:
             r["status"] = status
 
-    return _update(record_key(record), change)
+    return update_record(record_key(record), change)
 
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
@@ -481,7 +281,7 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     except CiloError:
         return  # nothing to recreate yet: up creates it
     ctx.engine.compose_down(env_target(record), volumes=False)
-    ctx.engine.remove_networks(_owned_names(ctx, record, "networks", known_home_id()))
+    ctx.engine.remove_networks(owned_names(ctx, record, "networks", known_home_id()))
     key = record_key(record)
     external = envnet.engine_taken(ctx.engine, ctx.routes(), own_network=record["network"])
     with store.mutate() as st:
@@ -523,7 +323,7 @@ def repair_network(ctx: Context, ref: str) -> Record:
     fixed = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
     if fixed == record:
         return record
-    return _update(record_key(record),
+    return update_record(record_key(record),
                    lambda r: r.update(subnet=fixed["subnet"], networks=fixed["networks"]))
 
 
@@ -567,102 +367,3 @@ def down(ctx: Context, ref: str) -> Record:
     record = refresh(ctx, record, "stopped")
     sync_dns(ctx)
     return record
-
-
-def destroy(ctx: Context, ref: str) -> None:
-    record = get_env(ctx, ref)
-    _destroy_record(ctx, record)
-    sync_dns(ctx)
-
-
-def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
-    """The environments `destroy --all` (this project's) or `--all-projects` would remove.
-
-    The project is found strictly, as for any command: a compose option that names a
-    missing file is an error here, never a reason to take every project instead.
-    """
-    st = store.read_state()
-    project = None
-    if not every_project:
-        project = current_project(ctx, st=st)
-        if not project:
-            raise CiloError("destroy --all needs a project: run it in the project's folder or "
-                            "give --project NAME; --all-projects destroys every project's")
-    return [key for _, key, r in st.all_environments() if project is None or r["project"] == project]
-
-
-def destroy_keys(ctx: Context, keys: list[str]) -> list[str]:
-    envs = {k: r for _, k, r in store.read_state().all_environments()}
-    done = []
-    for key in keys:
-        if key in envs:
-            _destroy_record(ctx, envs[key])
-            done.append(key)
-    sync_dns(ctx)
-    return done
-
-
-def destroy_all(ctx: Context, every_project: bool) -> list[str]:
-    return destroy_keys(ctx, destroy_all_plan(ctx, every_project))
-
-
-def _destroy_record(ctx: Context, record: Record) -> None:
-    """Containers, networks, volumes, workspace, state entry: nothing of it is left.
-
-    Only what carries the environment's cilo labels is removed: never by name (a name
-    can be the user's), and never through `compose down --volumes`, which removes the
-    volumes a compose file names whoever created them. Containers go first, with their
-    anonymous volumes.
-    """
-    key = record_key(record)
-    ctx.say(f"destroying environment {key}")
-    home = known_home_id()
-    containers = ownership.owned(ctx.engine.containers(selector(record)), home, record)
-    images = sorted({c.image for c in containers if c.image})
-    ctx.engine.remove_containers([c.id for c in containers])
-    ctx.engine.remove_volumes(_owned_names(ctx, record, "volumes", home))
-    ctx.engine.remove_networks(_owned_names(ctx, record, "networks", home))
-    # the engine objects are gone: forget the environment now, so that a folder that
-    # cannot be removed never makes a retry fail on what is already done
-    with store.mutate() as st:
-        st.environments().pop(key, None)
-    _remove_env_dir(ctx, record, images)
-
-
-def _owned_names(ctx: Context, record: Record, kind: str, home: str | None) -> list[str]:
-    """The environment's containers (ids), volumes or networks (names) of this home only."""
-    found = getattr(ctx.engine, kind)(selector(record))
-    mine = ownership.owned(found, home, record)
-    return [o.id if kind == "containers" else o.name for o in mine]
-
-
-def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
-    """The environment's folder; files its containers wrote as another user go through
-    the engine (a short-lived container mounting only that folder); what still cannot be
-    removed is said, with the command that removes it."""
-    folder = paths.env_dir(record["project"], record["name"])
-    try:
-        remove_tree(folder)
-        return
-    except PermissionError as e:
-        first = e
-    import os
-
-    image = os.environ.get("CILO_HELPER_IMAGE") or next(iter(images), None)
-    if image:
-        try:
-            ctx.engine.remove_folder(folder, image)
-            remove_tree(folder)
-            return
-        except (CiloError, PermissionError):
-            pass
-    ctx.say(f"warning: {folder} could not be removed ({first.strerror}: {first.filename}); "
-            f"everything else of {record_key(record)} is gone; remove it with: "
-            f"sudo rm -rf {folder}")
-
-
-def sync_dns(ctx: Context) -> None:
-    """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
-    result = ctx.dns.sync(store.read_state().doc)
-    if not result.served:
-        ctx.say(f"warning: {result.message}")

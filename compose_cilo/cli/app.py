@@ -149,14 +149,14 @@ def destroy(
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the environment: containers, networks, volumes, workspace and state entry."""
-    from .. import lifecycle
+    from .. import lifecycle, teardown
 
     ctx = _ctx(c)
     if sum((bool(env), all_, all_projects)) != 1:
         raise CiloError("give one of: an environment name, --all (this project's environments) "
                         "or --all-projects; e.g. docker cilo destroy dev")
     if all_ or all_projects:
-        keys = lifecycle.destroy_all_plan(ctx, every_project=all_projects)
+        keys = teardown.destroy_all_plan(ctx, every_project=all_projects)
         what = "every project's environments" if all_projects else "this project's environments"
         print(f"{what} to destroy, with their volumes: {', '.join(keys) or 'none'}", file=sys.stderr)
         if keys and not force:
@@ -165,14 +165,14 @@ def destroy(
                                 "add --force to confirm")
             if not typer.confirm(f"destroy {len(keys)} environment(s)?"):
                 raise typer.Exit(1)
-        done = lifecycle.destroy_keys(ctx, keys)
+        done = teardown.destroy_keys(ctx, keys)
         print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
         return
     record = lifecycle.get_env(ctx, env or "")
     key = record_key(record)
     if not force and sys.stdin.isatty() and not typer.confirm(f"destroy {key} and its volumes?"):
         raise typer.Exit(1)
-    lifecycle.destroy(ctx, env or "")
+    teardown.destroy(ctx, env or "")
     print(f"environment {key} destroyed")
 
 
@@ -270,10 +270,11 @@ def compose_(
 
 def _compose_exec(c: typer.Context, env: str, args: list[str]) -> None:
     from .. import lifecycle
+    from ..envrecord import env_target
 
     ctx = _ctx(c)
     record = lifecycle.get_env(ctx, env)
-    argv = ctx.engine.compose_argv(lifecycle.env_target(record)) + args
+    argv = ctx.engine.compose_argv(env_target(record)) + args
     sys.stdout.flush()
     sys.stderr.flush()
     raise typer.Exit(_exec(argv))

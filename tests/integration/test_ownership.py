@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo import lifecycle, paths
+from compose_cilo import lifecycle, paths, teardown
 from compose_cilo.state import store
 from compose_cilo.dns.process import free_port
 from compose_cilo.engine.client import Engine
@@ -120,14 +120,14 @@ def copy_env(tmp_path: Path, test_image: str, unique: str) -> Iterator[tuple[Con
         yield ctx, env
     finally:
         try:
-            lifecycle.destroy(ctx, env)
+            teardown.destroy(ctx, env)
         except Exception:
             pass
 
 
 def _failing_once(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """The first removal of `folder` fails as for files another uid wrote."""
-    real = lifecycle.remove_tree
+    real = teardown.remove_tree
     calls = {"n": 0}
 
     def remove(path: Path) -> None:
@@ -136,7 +136,7 @@ def _failing_once(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
             raise PermissionError(errno.EACCES, "Permission denied", str(folder / "workspace" / "db"))
         real(path)
 
-    monkeypatch.setattr(lifecycle, "remove_tree", remove)
+    monkeypatch.setattr(teardown, "remove_tree", remove)
 
 
 def test_destroy_removes_what_this_user_cannot_through_the_engine(
@@ -146,7 +146,7 @@ def test_destroy_removes_what_this_user_cannot_through_the_engine(
     assert (folder / "workspace").is_dir()
     _failing_once(monkeypatch, folder)
     monkeypatch.setenv("CILO_HELPER_IMAGE", test_image)
-    lifecycle.destroy(ctx, env)
+    teardown.destroy(ctx, env)
     assert not folder.exists(), "the engine's container removed the folder"
     assert f"plain/{env}" not in store.read_state().environments()
 
@@ -159,7 +159,7 @@ def test_destroy_says_what_is_left_and_a_retry_does_not_fail(
     ctx.say = said.append
     _failing_once(monkeypatch, folder)
     monkeypatch.setenv("CILO_HELPER_IMAGE", "cilo-test/no-such-image-here")
-    lifecycle.destroy(ctx, env)
+    teardown.destroy(ctx, env)
     assert any(f"sudo rm -rf {folder}" in s for s in said), said
     assert f"plain/{env}" not in store.read_state().environments()  # done: nothing to retry
     assert objects("plain", env) == {"containers": [], "networks": [], "volumes": []}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compose_cilo import lifecycle, paths
+from compose_cilo import lifecycle, paths, teardown
 from compose_cilo.errors import CiloError
 from compose_cilo.model import LABEL_ENV, LABEL_HOME, LABEL_NETWORK, LABEL_PROJECT
 from compose_cilo.network.subnets import Taken
@@ -154,7 +154,7 @@ def test_down_stops_and_keeps_everything(ctx: Context, engine: FakeEngine) -> No
 def test_recreate_moves_to_the_lowest_free_subnets(ctx: Context, engine: FakeEngine) -> None:
     first = lifecycle.up(ctx, "one")
     second = lifecycle.up(ctx, "two")
-    lifecycle.destroy(ctx, "one")
+    teardown.destroy(ctx, "one")
     moved = lifecycle.up(ctx, "two", recreate=True)
     assert moved["subnet"] == first["subnet"] != second["subnet"]
     assert engine.networks_["cilo_shop_two"].subnets == (moved["subnet"],)
@@ -170,7 +170,7 @@ def test_destroy_removes_only_what_carries_the_environments_labels(ctx: Context,
                        {LABEL_PROJECT: "shop", LABEL_ENV: "dev", LABEL_HOME: "f" * 16})
     env_dir = paths.env_dir("shop", "dev")
     assert env_dir.exists()
-    lifecycle.destroy(ctx, "dev")
+    teardown.destroy(ctx, "dev")
     assert "shop/dev" not in store.read_state().environments()
     assert not env_dir.exists()
     assert not [c for c in engine.containers_.values() if c.labels.get(LABEL_ENV) == "dev"]
@@ -184,7 +184,7 @@ def test_destroy_with_the_engine_down_changes_nothing(ctx: Context, engine: Fake
     before = paths.state_path().read_bytes()
     engine.fail["containers"] = "cannot reach the Docker engine (fake)"
     with pytest.raises(CiloError, match="cannot reach"):
-        lifecycle.destroy(ctx, "dev")
+        teardown.destroy(ctx, "dev")
     assert paths.state_path().read_bytes() == before
 
 
@@ -278,7 +278,7 @@ def test_copy_mode_runs_from_a_copy_and_destroy_removes_it(ctx: Context, engine:
     up = [c[1] for c in engine.calls if c[0] == "compose_up"][-1]
     assert up.project_dir == str(workspace)
     assert lifecycle.up(ctx, "dev")["workspace"] == str(workspace)  # a copy stays a copy
-    lifecycle.destroy(ctx, "dev")
+    teardown.destroy(ctx, "dev")
     assert not workspace.exists() and (shop / "app.txt").exists()
 
 
@@ -290,10 +290,10 @@ def test_destroy_all_takes_this_projects_environments_only(ctx: Context, engine:
     other.mkdir()
     (other / "compose.yaml").write_text(yaml.safe_dump({"services": {"web": {"image": "x"}}}))
     lifecycle.create(Context(engine, cwd=other, say=ctx.say, routes=ctx.routes, dns=ctx.dns), "a")
-    assert lifecycle.destroy_all_plan(ctx, every_project=False) == ["shop/a", "shop/b"]
-    assert lifecycle.destroy_all(ctx, every_project=False) == ["shop/a", "shop/b"]
+    assert teardown.destroy_all_plan(ctx, every_project=False) == ["shop/a", "shop/b"]
+    assert teardown.destroy_all(ctx, every_project=False) == ["shop/a", "shop/b"]
     assert list(store.read_state().environments()) == ["blog/a"]
-    assert lifecycle.destroy_all(ctx, every_project=True) == ["blog/a"]
+    assert teardown.destroy_all(ctx, every_project=True) == ["blog/a"]
     assert not engine.networks_
 
 
@@ -353,8 +353,8 @@ def test_a_workspace_that_cannot_be_removed_is_said_with_the_command(
         calls.append(folder)
         raise PermissionError(13, "Permission denied", str(folder / "pgdata"))
 
-    monkeypatch.setattr(lifecycle, "remove_tree", refuse)
-    lifecycle.destroy(ctx, "dev")
+    monkeypatch.setattr(teardown, "remove_tree", refuse)
+    teardown.destroy(ctx, "dev")
     assert "shop/dev" not in store.read_state().environments()  # the engine objects are gone
     assert ("remove_folder", (paths.env_dir("shop", "dev"), "cilo-test/busybox")) in engine.calls
     assert any("sudo rm -rf" in line and str(paths.env_dir("shop", "dev")) in line for line in said)

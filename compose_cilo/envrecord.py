@@ -1,0 +1,180 @@
+"""The environment record: how it is made, what compose targets it names, and how the
+engine's containers are written back into it. Every write goes through the state lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from . import ownership, paths, workspace
+from .dns import zone
+from .engine.client import ContainerInfo
+from .errors import CiloError
+from .model import namespace_root
+from .names import compose_project_name
+from .project import ComposeTarget, ProjectModel
+from .queries import Context, Record
+from .state import store
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def in_workspace(path: str, record: Record) -> str:
+    if not record["copy"]:
+        return path
+    try:
+        rel = Path(path).relative_to(record["project_dir"])
+    except ValueError:
+        return path  # a file outside the project folder is used where it is
+    return str(Path(record["workspace"]) / rel)
+
+
+def shared_layer_path(record: Record) -> Path:
+    """With --copy: cilo's layer that keeps paths outside the project folder where they are."""
+    return Path(record["override"]).with_name(workspace.LAYER_NAME)
+
+
+def _layers(record: Record) -> tuple[str, ...]:
+    layer = shared_layer_path(record)
+    return (str(layer),) if record["copy"] and layer.is_file() else ()
+
+
+def user_target(record: Record) -> ComposeTarget:
+    """The project as the user wrote it (in the workspace copy with --copy), named as theirs."""
+    dotenv_dir = record.get("dotenv_dir")
+    return ComposeTarget(
+        files=(*(in_workspace(f, record) for f in record["compose_files"]), *_layers(record)),
+        project_dir=record["workspace"],
+        env_files=tuple(in_workspace(f, record) for f in record["env_files"]),
+        profiles=tuple(record["profiles"]),
+        project_name=record["project"],
+        dotenv_dir=in_workspace(dotenv_dir, record) if dotenv_dir else None,
+    )
+
+
+def env_target(record: Record) -> ComposeTarget:
+    """The copy: the user's files, then the generated override, under its own project name."""
+    base = user_target(record)
+    return base._replace(
+        files=(*base.files, record["override"]), project_name=record["compose_project"]
+    )
+
+
+def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
+    edir = paths.env_dir(project, env)
+    stamp = now()
+    record: Record = {
+        "name": env,
+        "project": project,
+        "compose_project": compose_project_name(project, env),
+        "status": "created",
+        "subnet": subnet,
+        "network": compose_project_name(project, env),
+        "project_dir": target.project_dir,
+        "compose_files": list(target.files),
+        "env_files": list(target.env_files),
+        "profiles": list(target.profiles),
+        "workspace": str(edir / "workspace") if copy else target.project_dir,
+        "copy": copy,
+        "override": str(edir / "override.yml"),
+        "created_at": stamp,
+        "updated_at": stamp,
+        "services": {},
+        "networks": {},
+    }
+    if target.dotenv_dir:  # optional: records without it read only the project folder's .env
+        record["dotenv_dir"] = target.dotenv_dir
+    return record
+
+
+def service_records(model: ProjectModel, addresses: dict[str, str], old: Record) -> Record:
+    out: Record = {}
+    ingress_flags: dict[str, bool] = {}
+    for name, svc in model.services.items():
+        explicit, hostnames = zone.parse_service_labels(name, svc.labels)
+        ingress_flags[name] = explicit
+        prev = old.get(name, {})
+        out[name] = {
+            "ip": addresses.get(name),
+            "container": prev.get("container"),
+            "status": prev.get("status", "not created"),
+            "ingress": False,
+            "hostnames": hostnames,
+            "replicas": prev.get("replicas", []),
+        }
+        if (root := namespace_root(model, name)) != name:
+            out[name]["shares"] = root  # network_mode: service: (or container:) of a service
+    ingress = zone.pick_ingress(ingress_flags)
+    if ingress:
+        out[ingress]["ingress"] = True
+    return out
+
+
+def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
+    """Record the real containers and their addresses on the environment network.
+
+    A service with `network_mode: service:X` (recorded as `shares: X`) lives in X's
+    network namespace, so it answers on X's address.
+    """
+    by_service: dict[str, list[ContainerInfo]] = {}
+    for c in containers:
+        by_service.setdefault(c.service, []).append(c)
+    services = record["services"]
+    networks = [record["network"], *(n["name"] for _, n in sorted(record["networks"].items()))]
+    for name, svc in services.items():
+        found = by_service.get(name, [])
+        svc["replicas"] = [
+            {"container": c.name, "ip": _address(c, networks), "status": c.state} for c in found
+        ]
+        svc["container"] = found[0].name if found else None
+        states = {c.state for c in found}
+        svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
+        if found and (ip := _address(found[0], networks)):
+            svc["ip"] = ip
+    for name, svc in services.items():
+        parent = svc.get("shares")
+        if parent in services:
+            services[name]["ip"] = services[parent]["ip"]
+            for replica in services[name]["replicas"]:
+                replica["ip"] = services[parent]["ip"]
+
+
+def _address(c: ContainerInfo, networks: list[str]) -> str | None:
+    """A container's address on the environment's own network, else on its first other."""
+    return next((c.addresses[n] for n in networks if c.addresses.get(n)), None)
+
+
+def update_record(key: str, change: Callable[[Record], None]) -> Record:
+    with store.mutate() as st:
+        record = st.environments().get(key)
+        if record is None:
+            raise CiloError(f"environment {key} vanished from state while cilo worked on it")
+        change(record)
+        record["updated_at"] = now()
+        return dict(record)
+
+
+def home_id() -> str:
+    """This cilo home's id, made on first use (environments of a state from before home
+    ids get it on their next `up`: what they make from then on is labelled)."""
+    found = ownership.home_id(store.read_state().doc)
+    if found:
+        return found
+    with store.mutate() as st:
+        return ownership.ensure_home_id(st.doc)
+
+
+def known_home_id() -> str | None:
+    """This home's id if it has one (read-only: a home without one made nothing labelled)."""
+    return ownership.home_id(store.read_state().doc)
+
+
+def sync_dns(ctx: Context) -> None:
+    """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
+    result = ctx.dns.sync(store.read_state().doc)
+    if not result.served:
+        ctx.say(f"warning: {result.message}")

@@ -1,0 +1,114 @@
+"""Destroying environments: only what carries the environment's labels and this home's
+id is removed, and the state entry goes once the engine objects are gone."""
+
+from __future__ import annotations
+
+from . import ownership, paths
+from .envrecord import known_home_id, sync_dns
+from .errors import CiloError
+from .fsutil import remove_tree
+from .model import record_key
+from .queries import Context, Record, current_project, get_env, selector
+from .state import store
+
+
+def forget_failed_create(ctx: Context, record: Record) -> None:
+    """Undo a create that failed half-way: nothing of it may be left."""
+    try:
+        ctx.engine.remove_networks(owned_names(ctx, record, "networks", known_home_id()))
+    finally:
+        remove_tree(paths.env_dir(record["project"], record["name"]))
+        with store.mutate() as st:
+            st.environments().pop(record_key(record), None)
+
+
+def destroy(ctx: Context, ref: str) -> None:
+    record = get_env(ctx, ref)
+    _destroy_record(ctx, record)
+    sync_dns(ctx)
+
+
+def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
+    """The environments `destroy --all` (this project's) or `--all-projects` would remove.
+
+    The project is found strictly, as for any command: a compose option that names a
+    missing file is an error here, never a reason to take every project instead.
+    """
+    st = store.read_state()
+    project = None
+    if not every_project:
+        project = current_project(ctx, st=st)
+        if not project:
+            raise CiloError("destroy --all needs a project: run it in the project's folder or "
+                            "give --project NAME; --all-projects destroys every project's")
+    return [key for _, key, r in st.all_environments() if project is None or r["project"] == project]
+
+
+def destroy_keys(ctx: Context, keys: list[str]) -> list[str]:
+    envs = {k: r for _, k, r in store.read_state().all_environments()}
+    done = []
+    for key in keys:
+        if key in envs:
+            _destroy_record(ctx, envs[key])
+            done.append(key)
+    sync_dns(ctx)
+    return done
+
+
+def destroy_all(ctx: Context, every_project: bool) -> list[str]:
+    return destroy_keys(ctx, destroy_all_plan(ctx, every_project))
+
+
+def _destroy_record(ctx: Context, record: Record) -> None:
+    """Containers, networks, volumes, workspace, state entry: nothing of it is left.
+
+    Only what carries the environment's cilo labels is removed: never by name (a name
+    can be the user's), and never through `compose down --volumes`, which removes the
+    volumes a compose file names whoever created them. Containers go first, with their
+    anonymous volumes.
+    """
+    key = record_key(record)
+    ctx.say(f"destroying environment {key}")
+    home = known_home_id()
+    containers = ownership.owned(ctx.engine.containers(selector(record)), home, record)
+    images = sorted({c.image for c in containers if c.image})
+    ctx.engine.remove_containers([c.id for c in containers])
+    ctx.engine.remove_volumes(owned_names(ctx, record, "volumes", home))
+    ctx.engine.remove_networks(owned_names(ctx, record, "networks", home))
+    # the engine objects are gone: forget the environment now, so that a folder that
+    # cannot be removed never makes a retry fail on what is already done
+    with store.mutate() as st:
+        st.environments().pop(key, None)
+    _remove_env_dir(ctx, record, images)
+
+
+def owned_names(ctx: Context, record: Record, kind: str, home: str | None) -> list[str]:
+    """The environment's containers (ids), volumes or networks (names) of this home only."""
+    found = getattr(ctx.engine, kind)(selector(record))
+    mine = ownership.owned(found, home, record)
+    return [o.id if kind == "containers" else o.name for o in mine]
+
+
+def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
+    """The environment's folder; files its containers wrote as another user go through
+    the engine (a short-lived container mounting only that folder); what still cannot be
+    removed is said, with the command that removes it."""
+    folder = paths.env_dir(record["project"], record["name"])
+    try:
+        remove_tree(folder)
+        return
+    except PermissionError as e:
+        first = e
+    import os
+
+    image = os.environ.get("CILO_HELPER_IMAGE") or next(iter(images), None)
+    if image:
+        try:
+            ctx.engine.remove_folder(folder, image)
+            remove_tree(folder)
+            return
+        except (CiloError, PermissionError):
+            pass
+    ctx.say(f"warning: {folder} could not be removed ({first.strerror}: {first.filename}); "
+            f"everything else of {record_key(record)} is gone; remove it with: "
+            f"sudo rm -rf {folder}")
