@@ -21,7 +21,7 @@ from .model import (LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PRO
                     record_key)
 from .names import label_path
 from .network import copynets, envnet
-from .project import ComposeTarget, ProjectModel, model_from_config
+from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
 from .queries import Context, Record, current_project, get_env, resolve_project, selector, split_ref
 from .reconcile import Adoption
 from .state import store
@@ -147,11 +147,8 @@ def _refuse_copy_change(record: Record, copy: bool) -> None:
 def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bool) -> Record:
     """`up`/`create` of an existing environment with other compose options: apply and
     record them (never ignore them)."""
-    import os
-
     _refuse_copy_change(record, copy)
-    explicit = any((ctx.compose.files, ctx.compose.env_files, ctx.compose.profiles,
-                    os.environ.get("COMPOSE_PROFILES"), os.environ.get("COMPOSE_FILE")))
+    explicit = chooses_files_or_profiles(ctx.compose)
     wanted = {"compose_files": list(target.files), "env_files": list(target.env_files),
               "profiles": list(target.profiles)}
     if not explicit or all(record[k] == v for k, v in wanted.items()):

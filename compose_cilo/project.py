@@ -120,6 +120,12 @@ def _setting(name: str, dotenvs: tuple[str, ...]) -> str | None:
     return None
 
 
+def chooses_files_or_profiles(opts: ComposeOptions) -> bool:
+    """Did the user choose files, env files or profiles (options, or compose's variables)?"""
+    return any((opts.files, opts.env_files, opts.profiles, os.environ.get("COMPOSE_PROFILES"),
+                os.environ.get("COMPOSE_FILE")))
+
+
 def _is_file(path: Path | str) -> bool:
     """Path.is_file() that answers False for names the system cannot even look up
     (too long, a component over 255 bytes, NUL), instead of raising."""

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import CiloError
+from .folders import foreign_file, nearest, shared, unsafe_parent
+from .rules import SUFFIX_RULE, UPSTREAM_RULE, check_suffix, parse_upstream, shown
 
 ENV = {
     "home": "CILO_HOME", "state_path": "CILO_STATE_PATH", "dns_config": "CILO_DNS_CONFIG",
     "dns_suffix": "CILO_DNS_SUFFIX", "dns_port": "CILO_DNS_PORT",
     "dns_upstreams": "CILO_DNS_UPSTREAMS", "base_subnet": "CILO_BASE_SUBNET",
-    "lock_timeout": "CILO_LOCK_TIMEOUT",
+    "lock_timeout": "CILO_LOCK_TIMEOUT", "helper_image": "CILO_HELPER_IMAGE",
 }
 FILE_KEYS = tuple(k for k in ENV if k != "home")  # config.json lives in the home
 DEFAULTS: dict[str, Any] = {
@@ -38,20 +40,14 @@ EXAMPLES = {
     "home": "$HOME/.cilo", "state_path": "$HOME/.cilo/state.json",
     "dns_config": "$HOME/.cilo/dns/dnsmasq.conf", "dns_suffix": "test", "dns_port": "5354",
     "dns_upstreams": "192.168.1.1,1.1.1.1#53", "base_subnet": "10.224.0.0/16", "lock_timeout": "30",
+    "helper_image": "busybox:latest",
 }
 MAX_PATH = 1024
-MAX_SUFFIX = 200  # room for <host>.<project>.<env>. under DNS's 253
 MAX_LOCK_TIMEOUT = 86400.0
 MAX_UPSTREAMS_TEXT = 4096
 # letters, digits and /._+@~-: nothing dnsmasq's config parser reads specially
 PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._+@~-]*")
-_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_SCOPE = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # an interface name (IFNAMSIZ) or index
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates: bytes, not text
-SUFFIX_RULE = ("must be DNS labels joined by dots (lowercase letters, digits and '-', 1-63 "
-               f"characters each, not starting or ending with '-', at most {MAX_SUFFIX} in all, "
-               "the last one not all digits), e.g. test or dev.internal")
-UPSTREAM_RULE = "not an IP address or IP#port (IPv6 scope: fe80::1%eth0)"
 
 
 class SettingsError(CiloError):
@@ -78,58 +74,7 @@ class Settings(NamedTuple):
     base_subnet: str
     base_subnet_source: str
     lock_timeout: float
-
-
-# ---------------------------------------------------------------- pure rules
-
-
-def shown(value: object, limit: int = 200) -> str:
-    """A value as it can be printed on one line: escaped, cut to `limit` characters."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    out = text.encode("unicode_escape", "backslashreplace").decode("ascii").replace('"', '\\"')
-    return out if len(out) <= limit else out[:limit] + f"... ({len(text)} characters)"
-
-
-def check_suffix(value: str) -> str:
-    """The DNS suffix as written into config files and /etc/resolver/<suffix>; ValueError if bad."""
-    labels = value.split(".")
-    if (not value or len(value) > MAX_SUFFIX or not all(_LABEL.fullmatch(x) for x in labels)
-            or labels[-1].isdigit()):
-        raise ValueError(SUFFIX_RULE)
-    return value
-
-
-def parse_upstream(value: str) -> str:
-    """One upstream resolver, IP or IP#port, as dnsmasq writes it; ValueError if bad.
-
-    Python accepts any text as an IPv6 scope ("fe80::1%eth0\\nlisten-address=0.0.0.0"),
-    so the scope must look like an interface name.
-    """
-    import ipaddress
-
-    host, sep, port = value.partition("#")
-    addr_text, pct, scope = host.partition("%")
-    if pct and not _SCOPE.fullmatch(scope) or sep and not re.fullmatch(r"[0-9]{1,5}", port):
-        raise ValueError(UPSTREAM_RULE)
-    try:
-        addr = ipaddress.ip_address(addr_text)
-    except ValueError:
-        raise ValueError(UPSTREAM_RULE) from None
-    if pct and addr.version != 6 or sep and not 0 < int(port) < 65536:
-        raise ValueError(UPSTREAM_RULE)
-    text = f"{addr}%{scope}" if pct else str(addr)
-    return f"{text}#{int(port)}" if sep else text
-
-
-def split_upstreams(text: str) -> list[str]:
-    """A comma-separated list; empty parts are skipped, so "" means no upstream at all."""
-    out: list[str] = []
-    for part in text.split(","):
-        if part.strip(" "):
-            server = parse_upstream(part.strip(" "))
-            if server not in out:
-                out.append(server)
-    return out
+    helper_image: str | None  # removes files a container wrote as another user; None: the env's image
 
 
 # ---------------------------------------------------------------- loading
@@ -184,6 +129,7 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     upstreams, up_source = _upstreams(ld, port)
     subnet, subnet_source = _subnet(ld)
     timeout = _lock_timeout(ld)
+    helper = _helper_image(ld)
     if state_path is None and home_ok:
         state_path = home / "state.json"  # type: ignore[operator]
     if state_path is not None:
@@ -194,7 +140,7 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
         raise SettingsError(ld.problems, ld.keys)
     assert home is not None and state_path is not None and suffix is not None and port is not None
     return Settings(home, state_path, dns_config, suffix, port, upstreams, up_source, subnet,
-                    subnet_source, timeout if timeout is not None else DEFAULTS["lock_timeout"])
+                    subnet_source, timeout if timeout is not None else DEFAULTS["lock_timeout"], helper)
 
 
 def _path_problem(text: str, plain: bool) -> str | None:
@@ -331,6 +277,21 @@ def _lock_timeout(ld: _Loader) -> float | None:
     return number
 
 
+# a docker image reference: [registry[:port]/]name[:tag][@digest], lowercase name parts
+_IMAGE = re.compile(r"(?=.{1,255}$)([A-Za-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._/-]+[a-z0-9]+)*"
+                    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
+
+
+def _helper_image(ld: _Loader) -> str | None:
+    value, where, _ = ld.raw("helper_image")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value):
+        ld.bad("helper_image", where, "is not a docker image reference (e.g. busybox:latest)")
+        return None
+    return value
+
+
 # ---------------------------------------------------------------- config.json
 
 
@@ -367,41 +328,15 @@ def _read_file(ld: _Loader, path: Path) -> None:
 # ---------------------------------------------------------------- folders
 
 
-def _shared(st: os.stat_result) -> bool:
-    return bool(st.st_mode & 0o022)
-
-
-def _nearest(path: Path) -> tuple[Path, os.stat_result | None]:
-    """The path itself or its nearest ancestor that exists, with its stat."""
-    for p in (path, *path.parents):
-        try:
-            return p, p.stat()
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return p, None
-    return Path("/"), None
-
-
-def _unsafe_parent(folder: Path, st: os.stat_result, what: str) -> str | None:
-    if not stat.S_ISDIR(st.st_mode):
-        return f"cannot be used: {folder} is a file, not a folder"
-    if _shared(st) and not st.st_mode & stat.S_ISVTX:
-        return (f"is in {folder}, which other users can write to (mode "
-                f"{stat.S_IMODE(st.st_mode):04o}) without the sticky bit, so they could "
-                f"replace the {what}; run: chmod +t {folder} (or chmod go-w {folder})")
-    return None
-
-
 def _check_home_folder(ld: _Loader, home: Path) -> bool:
     """Add a problem if the home cannot be cilo's own private folder; True if it did."""
     before = len(ld.problems)
     _, where, _ = ld.raw("home")
     where = where if where.startswith(ENV["home"]) else f'cilo home "{home}"'
-    found, st = _nearest(home)
+    found, st = nearest(home)
     if st is None:
         return False
-    if found == home and stat.S_ISDIR(st.st_mode) and _shared(st):
+    if found == home and stat.S_ISDIR(st.st_mode) and shared(st):
         ld.bad("home", where, f"is a folder other users can write to (mode "
                f"{stat.S_IMODE(st.st_mode):04o}): they could plant its config.json, dns/ or "
                "envs/", "point CILO_HOME at a folder of your own (cilo creates it 0700), "
@@ -409,7 +344,7 @@ def _check_home_folder(ld: _Loader, home: Path) -> bool:
     elif found == home and not stat.S_ISDIR(st.st_mode):
         ld.bad("home", where, "is a file, not a folder",
                "point CILO_HOME at a folder (cilo creates it if missing)")
-    elif found != home and (problem := _unsafe_parent(found, st, "cilo home")):
+    elif found != home and (problem := unsafe_parent(found, st, "cilo home")):
         ld.bad("home", where, problem, "or point CILO_HOME at a folder of your own")
     return len(ld.problems) > before
 
@@ -417,26 +352,14 @@ def _check_home_folder(ld: _Loader, home: Path) -> bool:
 def _check_file_folder(ld: _Loader, key: str, path: Path, what: str) -> None:
     _, where, _ = ld.raw(key)
     where = where if not where.startswith("default") else f'{what} "{path}"'
-    found, st = _nearest(path.parent)
+    found, st = nearest(path.parent)
     if st is None:
         return
-    problem = _unsafe_parent(found, st, what)
-    if problem is None and _shared(st) and found == path.parent:
-        problem = _foreign_file(path, what) or _foreign_file(path.with_name(path.name + ".lock"), what)
+    problem = unsafe_parent(found, st, what)
+    if problem is None and shared(st) and found == path.parent:
+        problem = foreign_file(path, what) or foreign_file(path.with_name(path.name + ".lock"), what)
     if problem is not None:
         ld.bad(key, where, problem, f"or set {ENV[key]} to a path in a folder of your own")
-
-
-def _foreign_file(path: Path, what: str) -> str | None:
-    """In a shared (sticky) folder, a file already there must be yours."""
-    try:
-        st = path.lstat()
-    except OSError:
-        return None
-    if st.st_uid != os.geteuid() or stat.S_ISLNK(st.st_mode):
-        return (f"is in a shared folder where {path} already exists and is not a file of yours "
-                f"(owner {st.st_uid}), so cilo will not use it as its {what}")
-    return None
 
 
 # ---------------------------------------------------------------- the cached view

@@ -3,7 +3,7 @@ id is removed, and the state entry goes once the engine objects are gone."""
 
 from __future__ import annotations
 
-from . import ownership, paths
+from . import ownership, paths, settings
 from .envrecord import known_home_id, sync_dns
 from .errors import CiloError
 from .fsutil import remove_tree
@@ -99,9 +99,7 @@ def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
         return
     except PermissionError as e:
         first = e
-    import os
-
-    image = os.environ.get("CILO_HELPER_IMAGE") or next(iter(images), None)
+    image = settings.current().helper_image or next(iter(images), None)
     if image:
         try:
             ctx.engine.remove_folder(folder, image)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo.cli import app
-from compose_cilo import config, paths
+from compose_cilo import config, paths, settings
 from compose_cilo.dns import dnsmasq, render, resolver
 from compose_cilo.state import store
 from compose_cilo.errors import CiloError
@@ -52,6 +52,8 @@ HOSTILE: dict[str, list[str]] = {
     "CILO_DNS_CONFIG": ["relative.conf", "{tmp}/c\n.conf", "{tmp}/c#.conf", "{tmp}/c%.conf",
                         "{tmp}/c\r.conf", "{tmp}/cé.conf", "{file}/dnsmasq.conf",
                         "{shared}/dnsmasq.conf"],
+    "CILO_HELPER_IMAGE": ["Busybox", "busybox\n--privileged", "busybox --privileged", "-v/:/h",
+                          "busybox:", "busybox@sha256:xyz", "a" * 300, "bü", "busybox;id", "-x/busybox"],
 }
 CORPUS = [pytest.param(var, value, id=f"{var}-{i}") for var, values in HOSTILE.items()
           for i, value in enumerate(values)]
@@ -66,6 +68,7 @@ FILE_CORPUS = [
     # NUL cannot be in an environment variable, but can be in JSON
     ("dns_suffix", "te\x00st"), ("dns_upstreams", "1.1.1.1\x00"), ("state_path", "/s\x00.json"),
     ("dns_config", "/c\x00.conf"), ("base_subnet", "10.224.0.0/16\x00"), ("dns_port", "53\x00"),
+    ("helper_image", ["busybox"]), ("helper_image", "busybox\x00"), ("helper_image", "-it"),
 ]
 
 
@@ -353,3 +356,12 @@ def test_good_settings_from_both_sources(cilo_home: Path, monkeypatch: pytest.Mo
     ups = resolver.detect_upstreams(5399)
     assert ups.servers == ("192.0.2.1", "fe80::1%eth0#5353")
     assert ups.source == f"dns_upstreams in {cilo_home / 'config.json'}"
+
+
+def test_the_helper_image_is_a_validated_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings.load().helper_image is None  # unset: the environment's own image
+    for good in ("busybox", "busybox:1.36", "registry.local:5000/tools/busybox:latest",
+                 "busybox@sha256:" + "a" * 64):
+        monkeypatch.setenv("CILO_HELPER_IMAGE", good)
+        assert settings.load().helper_image == good
+
