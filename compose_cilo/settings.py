@@ -278,7 +278,7 @@ def _lock_timeout(ld: _Loader) -> float | None:
 
 
 # a docker image reference: [registry[:port]/]name[:tag][@digest], lowercase name parts
-_IMAGE = re.compile(r"(?=.{1,255}$)([A-Za-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._/-]+[a-z0-9]+)*"
+_IMAGE = re.compile(r"(?=.{1,255}$)([A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?/)?[a-z0-9]+([._/-]+[a-z0-9]+)*"
                     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
 
 
