@@ -35,7 +35,7 @@ from ..fsutil import atomic_write
 from .resolver import Upstreams, detect_upstreams
 
 __all__ = [
-    "DnsStatus", "SyncResult", "dns_paths", "ensure_running", "find_binary", "is_ours",
+    "DnsStatus", "SyncResult", "dns_paths", "find_binary", "is_ours",
     "render", "render_files", "responder_pids", "restart", "running_pid", "start", "status",
     "stop", "sync",
 ]
@@ -233,11 +233,6 @@ def start(state_doc: Any = None) -> SyncResult:
     if not result.served:
         raise CiloError(result.message)
     return result
-
-
-def ensure_running(state_doc: Any = None) -> SyncResult:
-    """Start what is not running (files re-rendered); cheap when everything runs."""
-    return sync(state_doc, wait=False)
 
 
 def stop() -> bool:

@@ -72,11 +72,6 @@ def service_label(service: str) -> str | None:
     return label if is_dns_label(label) else None
 
 
-def apex_name(project: str, env: str, suffix: str) -> str:
-    """P.ENV.S: the ingress service's name, also the base of CILO_BASE_URL."""
-    return f"{project_dns_label(project)}.{env}.{suffix}"
-
-
 def _shown(text: str, limit: int = 80) -> str:
     """A value for a message: escaped (no raw newlines or NULs) and cut short."""
     shown = text.encode("unicode_escape").decode()

@@ -237,7 +237,6 @@ def test_names_that_would_be_too_long_are_not_served() -> None:
 def test_custom_suffix() -> None:
     recs = records(state_doc({"shop/dev": shop()}), "cilo.internal")
     assert "web.dev.cilo.internal" in recs.exact
-    assert zone.apex_name("my_shop", "dev", "cilo.internal") == "my-shop.dev.cilo.internal"
 
 
 def test_validate_refuses_a_name_in_two_environments() -> None:
