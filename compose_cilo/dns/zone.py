@@ -34,9 +34,9 @@ from ..errors import CiloError
 from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
 from ..model import LABEL_INGRESS as INGRESS_LABEL
 from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
+from ..state.document import LOCAL_HOST
 INGRESS_NAME_ORDER = ("nginx", "web", "app", "frontend", "traefik", "caddy")
 MAX_NAME = 253
-LOCAL_HOST = "local"
 
 RANK_QUALIFIED, RANK_HOSTNAME_QUALIFIED, RANK_SHORT, RANK_HOSTNAME_SHORT = 0, 1, 2, 3
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import StateError, UsageError
+from .document import LOCAL_HOST
 
 # Every command reads the state, few migrate it: the converters import what they need
 # (names, paths, compose file discovery, ingress rules) only when they run.
@@ -27,7 +28,6 @@ from ..errors import StateError, UsageError
 Doc = dict[str, Any]
 Check = Callable[[Doc, int], None]
 
-LOCAL_HOST = "local"
 # v1 wrote docker's own words for an environment; v2 has five. Anything else is "stopped":
 # the record exists, nothing says it runs, and `up` starts it.
 STATUS_V1_TO_V2 = {
