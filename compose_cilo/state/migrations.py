@@ -97,7 +97,7 @@ def _service_up(svc: Doc, ingress: bool) -> Doc:
 
 def _environment_up(key: str, rec: Doc) -> Doc:
     from .. import paths
-    from ..dns.zone import pick_ingress
+    from ..dns.labels import pick_ingress
     from ..model import env_key
     from ..names import compose_project_name
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from compose_cilo.dns import zone
-from compose_cilo.dns.zone import names_for_env, parse_service_labels, pick_ingress, records
+from compose_cilo.dns.labels import parse_service_labels, pick_ingress
+from compose_cilo.dns.zone import names_for_env, records
 from compose_cilo.errors import CiloError
 from tests.integration.dns_fixtures import environment, envs_of, service, state_doc
 
