@@ -55,7 +55,7 @@ from .process import (
     wait_served,
 )
 from .render import render_responder_config, render_wildcard_servers
-from .resolver import Upstreams
+from .upstreams import Upstreams
 
 __all__ = [
     "DnsStatus", "SyncResult", "dns_paths", "find_binary", "is_ours",

@@ -20,7 +20,7 @@ from ..fsutil import atomic_write
 from . import zone
 from .process import DnsPaths, dns_paths
 from .render import render_hosts, render_main_config, render_responder_config
-from .resolver import Upstreams, detect_upstreams
+from .upstreams import Upstreams, detect_upstreams
 
 
 def read_text(path: Path) -> str | None:
