@@ -204,7 +204,7 @@ def parse_netstat(text: str) -> list[Taken]:
         if fields[:1] == ["Destination"]:
             header = fields
         elif header and len(fields) >= 3:
-            route = _netstat_route(dict(zip(header, fields)))
+            route = _netstat_route(dict(zip(header, fields, strict=False)))  # rows may be short
             if route is not None:
                 routes.append(route)
         elif not fields:
