@@ -27,6 +27,7 @@ from typing import Any
 from .. import config
 from ..errors import CiloError
 from ..fsutil import atomic_write
+from ..state.document import StateLike
 from . import resolver, zone
 from .files import Rendered, read_text, render, responder_digest, sha, write_hosts, write_if_changed
 from .process import (
@@ -113,7 +114,7 @@ class DnsStatus:
 # ---------------------------------------------------------------- files as sync writes them
 
 
-def render_files(state_doc: Any = None) -> dict[Path, str]:
+def render_files(state_doc: StateLike | None = None) -> dict[Path, str]:
     """Every file as sync would write it now (`dns render`); responders keep their running
     port (0 where none runs: a fresh port is picked at start)."""
     p = dns_paths()
@@ -132,7 +133,7 @@ def render_files(state_doc: Any = None) -> dict[Path, str]:
 # ---------------------------------------------------------------- operations
 
 
-def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
+def sync(state_doc: StateLike | None = None, *, wait: bool = True) -> SyncResult:
     """Make the DNS serve `state_doc` (None: the state file as it is now).
 
     Validate, render, write atomically, start what is not running, switch the wildcard
@@ -147,14 +148,14 @@ def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
         return _sync(p, render(state_doc, p), wait=wait, force=False)
 
 
-def restart(state_doc: Any = None) -> SyncResult:
+def restart(state_doc: StateLike | None = None) -> SyncResult:
     """Restart the server and every responder from freshly rendered files (`dns restart`)."""
     p = dns_paths()
     with dns_lock(p):
         return _sync(p, render(state_doc, p), wait=True, force=True)
 
 
-def start(state_doc: Any = None) -> SyncResult:
+def start(state_doc: StateLike | None = None) -> SyncResult:
     """`dns start`: like sync, but DNS not served is an error."""
     result = sync(state_doc)
     if not result.served:
@@ -323,7 +324,7 @@ def _wait_all(port: int, r: Rendered, probes: list[str]) -> float | None:
     return time.monotonic() - start
 
 
-def status(state_doc: Any = None) -> DnsStatus:
+def status(state_doc: StateLike | None = None) -> DnsStatus:
     p = dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()
     pid = running_pid(p)

@@ -13,10 +13,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import config
 from ..fsutil import atomic_write
+from ..state.document import StateLike, document_of
 from . import zone
 from .process import DnsPaths, dns_paths
 from .render import render_hosts, render_main_config, render_responder_config
@@ -100,15 +100,15 @@ class Rendered:
         return {k: dict(e.wildcards) for k, e in self.recs.envs.items() if e.wildcards}
 
 
-def _state_doc(state_doc: Any) -> Any:
+def _state_doc(state_doc: StateLike | None) -> StateLike:
     if state_doc is not None:
-        return getattr(state_doc, "doc", state_doc)
+        return document_of(state_doc)
     from ..state.store import read_state
 
     return read_state().doc
 
 
-def render(state_doc: Any = None, p: DnsPaths | None = None) -> Rendered:
+def render(state_doc: StateLike | None = None, p: DnsPaths | None = None) -> Rendered:
     """Validate and render from a state document (None: the state file); writes nothing."""
     p = p or dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()

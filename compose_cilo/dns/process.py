@@ -2,7 +2,7 @@
 
 A process counts as ours only when its argv[0] is dnsmasq and its arguments hold
 `--conf-file=<that config>`: any other dnsmasq, or a recycled pid, is never signalled.
-dnsmasq.py builds on this to render, write and sync.
+files.py renders and writes their files; dnsmasq.py builds on both to sync.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import CiloError
 from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
 from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
-from ..state.document import LOCAL_HOST
+from ..state.document import LOCAL_HOST, StateLike, document_of
 from .labels import MAX_NAME, check_suffix, hostname_problem, is_dns_name, pick_ingress, service_label
 from .labels import parse_service_labels as parse_service_labels  # lifecycle.py reads it from here
 from .labels import shown as _shown
@@ -101,9 +101,9 @@ class _Plan:
     notes: list[str]
 
 
-def local_environments(state_doc: Any) -> dict[str, dict[str, Any]]:
+def local_environments(state_doc: StateLike) -> dict[str, dict[str, Any]]:
     """The environments of the local engine (others are not reachable from this host)."""
-    doc = getattr(state_doc, "doc", state_doc)
+    doc = document_of(state_doc)
     host = doc.get("hosts", {}).get(LOCAL_HOST) or {}
     envs = dict(sorted((host.get("environments") or {}).items()))
     for key in envs:
@@ -172,7 +172,7 @@ def _namespace_of(name: str, namespaces: Mapping[str, list[str]]) -> list[str] |
     return None
 
 
-def _plan(state_doc: Any, suffix: str) -> _Plan:
+def _plan(state_doc: StateLike, suffix: str) -> _Plan:
     check_suffix(suffix)
     envs = local_environments(state_doc)
     plan = _Plan(owners={}, namespaces={}, ingress={}, notes=[])
@@ -243,7 +243,7 @@ def _subnet(key: str, record: Mapping[str, Any]) -> list[ipaddress.IPv4Network]:
         ) from None
 
 
-def records(state_doc: Any, suffix: str) -> DnsRecords:
+def records(state_doc: StateLike, suffix: str) -> DnsRecords:
     """Every name served and its addresses. CiloError for anything unclean in the state."""
     plan = _plan(state_doc, suffix)
     envs = local_environments(state_doc)
@@ -322,7 +322,7 @@ def _is_ipv4(ip: object) -> bool:
 # ---------------------------------------------------------------- names for people
 
 
-def names_for_env(state_doc: Any, key: str, suffix: str) -> dict[str, list[str]]:
+def names_for_env(state_doc: StateLike, key: str, suffix: str) -> dict[str, list[str]]:
     """Each service's names, the one to use first (short if served, else qualified).
 
     Independent of whether the environment runs, so `status` can show its URLs.

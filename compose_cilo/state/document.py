@@ -6,7 +6,7 @@ host key from here without loading the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 LOCAL_HOST = "local"  # the key under "hosts" of this machine's engine
@@ -34,3 +34,11 @@ class State:
         for host_id, host in sorted(self.doc["hosts"].items()):
             for key, env in sorted(host["environments"].items()):
                 yield host_id, key, env
+
+
+StateLike = State | Mapping[str, Any]  # what readers of the document accept
+
+
+def document_of(state: StateLike) -> Mapping[str, Any]:
+    """The JSON document: a State's `doc`, or the mapping itself."""
+    return state.doc if isinstance(state, State) else state
