@@ -1,23 +1,21 @@
-"""cilo's own dnsmasq: its files, its processes, and `sync`, the call after every state change.
+"""cilo's own dnsmasq: `sync`, the call after every state change, and the server's
+start, stop, restart and status.
 
 The server listens on 127.0.0.1:CILO_DNS_PORT: the one the system and users query. Exact
 names come from hosts.d (inotify: live); it is restarted only when its own config changes
 (port, suffix, upstreams), never by up/down/destroy. Each environment with an ingress
 also gets a wildcard responder, a tiny dnsmasq on a free loopback port that the server
-forwards *.<project>.<env> to (see dnsrender for why, and for dnsmasq's rules).
+forwards *.<project>.<env> to (see render.py for why, and for dnsmasq's rules).
 
 Files under $CILO_HOME/dns/: dnsmasq.conf (or CILO_DNS_CONFIG), dnsmasq.pid,
 dnsmasq.started (pid, port and hash of the config the running server was started with),
-hosts.d/, staging/ (hosts files are written there, then renamed into hosts.d, so dnsmasq
-never reads a partial or temporary file), wildcards.servers, wildcards/<project>.<env>.
-{conf,pid,started}, dnsmasq.log and lock.
-
-The processes themselves (finding, starting, stopping, is-it-ours) live in dnsproc.py.
+hosts.d/, staging/, wildcards.servers, wildcards/<project>.<env>.{conf,pid,started},
+dnsmasq.log and lock. Rendering and writing them is files.py's; the processes themselves
+(finding, starting, stopping, is-it-ours) live in process.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import time
@@ -27,15 +25,41 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from . import zone, resolver
-from .render import render_hosts, render_main_config, render_responder_config, render_wildcard_servers
-from .process import PORT_WAIT, PROBE_LABEL, WAIT_SERVED, DnsPaths, Proc, dns_lock, dns_paths, find_binary, find_pid, free_port, is_ours, proc_for, read_pid, responder_pids, responder_procs, running_pid, scan_pids, spawn, started_record, terminate, wait_answering, wait_port_free, wait_served
 from ..errors import CiloError
 from ..fsutil import atomic_write
-from .resolver import Upstreams, detect_upstreams
+from ..state.document import StateLike
+from . import resolver, zone
+from .files import Rendered, read_text, render, responder_digest, sha, write_hosts, write_if_changed
+from .process import (
+    PORT_WAIT,
+    PROBE_LABEL,
+    WAIT_SERVED,
+    DnsPaths,
+    Proc,
+    dns_lock,
+    dns_paths,
+    find_binary,
+    find_pid,
+    free_port,
+    is_ours,
+    proc_for,
+    read_pid,
+    responder_pids,
+    responder_procs,
+    running_pid,
+    scan_pids,
+    spawn,
+    started_record,
+    terminate,
+    wait_answering,
+    wait_port_free,
+    wait_served,
+)
+from .render import render_responder_config, render_wildcard_servers
+from .upstreams import Upstreams
 
 __all__ = [
-    "DnsStatus", "SyncResult", "dns_paths", "ensure_running", "find_binary", "is_ours",
+    "DnsStatus", "SyncResult", "dns_paths", "find_binary", "is_ours",
     "render", "render_files", "responder_pids", "restart", "running_pid", "start", "status",
     "stop", "sync",
 ]
@@ -43,68 +67,7 @@ __all__ = [
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install dnsmasq-base; macOS: brew install dnsmasq)"
 
 
-# ---------------------------------------------------------------- files
-
-
-def _hosts_map(text: str | None) -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not line.startswith("#"):
-            out.setdefault(parts[1], []).append(parts[0])
-    return {n: tuple(sorted(ips)) for n, ips in out.items()}
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _write_if_changed(path: Path, text: str) -> bool:
-    if _read(path) == text:
-        return False
-    atomic_write(path, text, 0o600)
-    return True
-
-
-@dataclass
-class _Written:
-    files: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)  # names whose answer changed, in order
-
-
-def _write_hosts(p: DnsPaths, hosts: Mapping[str, str]) -> _Written:
-    """Rename changed hosts files into hosts.d, then delete those of gone environments."""
-    p.hosts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    p.staging.mkdir(mode=0o700, parents=True, exist_ok=True)
-    done = _Written()
-    existing = {f.name for f in p.hosts_dir.iterdir() if f.is_file() or f.is_symlink()}
-    for name, text in sorted(hosts.items()):
-        old = _read(p.hosts_dir / name) if name in existing else None
-        if old == text:
-            continue
-        atomic_write(p.staging / name, text, 0o600)
-        os.replace(p.staging / name, p.hosts_dir / name)
-        done.files.append(name)
-        before, after = _hosts_map(old), _hosts_map(text)
-        done.names += sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
-    for name in sorted(existing - set(hosts)):
-        old = _read(p.hosts_dir / name)
-        (p.hosts_dir / name).unlink(missing_ok=True)
-        done.removed.append(name)
-        done.names += sorted(_hosts_map(old))
-    return done
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 # ---------------------------------------------------------------- results
-
 
 
 @dataclass
@@ -148,45 +111,10 @@ class DnsStatus:
         return asdict(self)
 
 
-# ---------------------------------------------------------------- rendering
+# ---------------------------------------------------------------- files as sync writes them
 
 
-@dataclass(frozen=True)
-class Rendered:
-    recs: zone.DnsRecords
-    main: str
-    hosts: dict[str, str]
-    upstreams: Upstreams
-
-    def wildcards(self) -> dict[str, dict[str, tuple[str, ...]]]:
-        """Environment key -> its wildcard domains and addresses."""
-        return {k: dict(e.wildcards) for k, e in self.recs.envs.items() if e.wildcards}
-
-
-def _state_doc(state_doc: Any) -> Any:
-    if state_doc is not None:
-        return getattr(state_doc, "doc", state_doc)
-    from ..state.store import read_state
-
-    return read_state().doc
-
-
-def render(state_doc: Any = None, p: DnsPaths | None = None) -> Rendered:
-    """Validate and render from a state document (None: the state file); writes nothing."""
-    p = p or dns_paths()
-    suffix, port = config.dns_suffix(), config.dns_port()
-    recs = zone.records(_state_doc(state_doc), suffix)
-    ups = detect_upstreams(port)
-    main = render_main_config(recs, port=port, hosts_dir=str(p.hosts_dir),
-                              servers_file=str(p.servers), upstreams=ups.servers)
-    return Rendered(recs, main, render_hosts(recs), ups)
-
-
-def _responder_digest(wildcards: Mapping[str, tuple[str, ...]]) -> str:
-    return _sha(render_responder_config(wildcards, port=0))
-
-
-def render_files(state_doc: Any = None) -> dict[Path, str]:
+def render_files(state_doc: StateLike | None = None) -> dict[Path, str]:
     """Every file as sync would write it now (`dns render`); responders keep their running
     port (0 where none runs: a fresh port is picked at start)."""
     p = dns_paths()
@@ -205,7 +133,7 @@ def render_files(state_doc: Any = None) -> dict[Path, str]:
 # ---------------------------------------------------------------- operations
 
 
-def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
+def sync(state_doc: StateLike | None = None, *, wait: bool = True) -> SyncResult:
     """Make the DNS serve `state_doc` (None: the state file as it is now).
 
     Validate, render, write atomically, start what is not running, switch the wildcard
@@ -220,24 +148,19 @@ def sync(state_doc: Any = None, *, wait: bool = True) -> SyncResult:
         return _sync(p, render(state_doc, p), wait=wait, force=False)
 
 
-def restart(state_doc: Any = None) -> SyncResult:
+def restart(state_doc: StateLike | None = None) -> SyncResult:
     """Restart the server and every responder from freshly rendered files (`dns restart`)."""
     p = dns_paths()
     with dns_lock(p):
         return _sync(p, render(state_doc, p), wait=True, force=True)
 
 
-def start(state_doc: Any = None) -> SyncResult:
+def start(state_doc: StateLike | None = None) -> SyncResult:
     """`dns start`: like sync, but DNS not served is an error."""
     result = sync(state_doc)
     if not result.served:
         raise CiloError(result.message)
     return result
-
-
-def ensure_running(state_doc: Any = None) -> SyncResult:
-    """Start what is not running (files re-rendered); cheap when everything runs."""
-    return sync(state_doc, wait=False)
 
 
 def stop() -> bool:
@@ -257,21 +180,21 @@ def stop() -> bool:
 
 def _sync(p: DnsPaths, r: Rendered, *, wait: bool, force: bool) -> SyncResult:
     port, suffix = config.dns_port(), r.recs.suffix
-    written = _write_hosts(p, r.hosts)
+    written = write_hosts(p, r.hosts)
     result = SyncResult(
         served=False, message="", files_written=written.files, files_removed=written.removed,
         upstreams=list(r.upstreams.servers), notes=list(r.recs.notes), binary=find_binary(),
     )
     if result.binary is None:
-        result.config_changed = _write_if_changed(p.config, r.main)
+        result.config_changed = write_if_changed(p.config, r.main)
         result.message = (f"dnsmasq not found, so *.{suffix} names are not served "
                           f"(files are ready in {p.dir}); {INSTALL_HINT}")
         return result
-    old_domains = _forwarded_domains(_read(p.servers))
+    old_domains = _forwarded_domains(read_text(p.servers))
     try:
         ports, retire = _switch_responders(p, r, result, force)
-        servers_changed = _write_if_changed(p.servers, render_wildcard_servers(ports))
-        result.config_changed = _write_if_changed(p.config, r.main)
+        servers_changed = write_if_changed(p.servers, render_wildcard_servers(ports))
+        result.config_changed = write_if_changed(p.config, r.main)
         _run_server(p, r, result, port, force, servers_changed)
         probes = _probes(r, written.names, old_domains, result.responders_started)
         took = _wait_all(port, r, probes) if wait or retire else 0.0
@@ -306,7 +229,7 @@ def _switch_responders(p: DnsPaths, r: Rendered, result: SyncResult,
         proc = p.responder(key)
         pids = running.pop(proc.config, [])
         started = started_record(proc)
-        digest = _responder_digest(wild)
+        digest = responder_digest(wild)
         if started and started[0] in pids and started[2] == digest and not force:
             keep, port = started[0], started[1]
         else:
@@ -355,7 +278,7 @@ def _run_server(p: DnsPaths, r: Rendered, result: SyncResult, port: int, force: 
                 servers_changed: bool) -> None:
     """Start, restart (measuring the gap) or SIGHUP the server, as the change needs."""
     pid = find_pid(p.server)
-    want = _sha(r.main)
+    want = sha(r.main)
     if pid is not None and not force and started_record(p.server) == (pid, port, want):
         result.pid = pid
         if servers_changed:
@@ -401,7 +324,7 @@ def _wait_all(port: int, r: Rendered, probes: list[str]) -> float | None:
     return time.monotonic() - start
 
 
-def status(state_doc: Any = None) -> DnsStatus:
+def status(state_doc: StateLike | None = None) -> DnsStatus:
     p = dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()
     pid = running_pid(p)
@@ -414,12 +337,12 @@ def status(state_doc: Any = None) -> DnsStatus:
         names = {n: list(ips) for n, ips in zone.all_names(r.recs)}
         notes += r.recs.notes
         ups = r.upstreams
-        current = pid is not None and started_record(p.server) == (pid, port, _sha(r.main)) and all(
-            _read(p.hosts_dir / f) == text for f, text in r.hosts.items())
+        current = pid is not None and started_record(p.server) == (pid, port, sha(r.main)) and all(
+            read_text(p.hosts_dir / f) == text for f, text in r.hosts.items())
         for key, wild in r.wildcards().items():
             proc = p.responder(key)
             rpid, started = find_pid(proc), started_record(proc)
-            ok = started is not None and rpid == started[0] and started[2] == _responder_digest(wild)
+            ok = started is not None and rpid == started[0] and started[2] == responder_digest(wild)
             responders[key] = {"pid": rpid, "port": started[1] if ok and started else None}
             current = current and ok
     except CiloError as e:

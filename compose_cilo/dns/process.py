@@ -2,7 +2,7 @@
 
 A process counts as ours only when its argv[0] is dnsmasq and its arguments hold
 `--conf-file=<that config>`: any other dnsmasq, or a recycled pid, is never signalled.
-dnsmasq.py builds on this to render, write and sync.
+files.py renders and writes their files; dnsmasq.py builds on both to sync.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import query
 from .. import paths, settings
-from .render import HOSTS_EXT, hosts_filename
 from ..errors import CiloError
+from . import query
+from .render import HOSTS_EXT, hosts_filename
 
 WAIT_SERVED = 2.0  # seconds sync waits for dnsmasq to serve a change
 STOP_TIMEOUT = 3.0
@@ -289,7 +289,7 @@ def free_port() -> int:
     for _ in range(20):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
+            port: int = u.getsockname()[1]  # getsockname() is typed Any
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
                 with contextlib.suppress(OSError):
                     t.bind(("127.0.0.1", port))

@@ -117,7 +117,7 @@ def query(
                     return parse_response(reply, qid)
                 except DnsQueryError:
                     continue  # a late reply to someone else's query: keep waiting
-        except socket.timeout:
+        except TimeoutError:
             raise DnsQueryError(f"no DNS answer from {server}#{port} within {timeout:g} s") from None
         except OSError as e:
             if isinstance(e, DnsQueryError):

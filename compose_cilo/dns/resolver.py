@@ -1,5 +1,6 @@
-"""The system's resolvers: `docker cilo init` routes *.<suffix> to cilo's dnsmasq (and undoes
-it), and `detect_upstreams` finds where everything else should go.
+"""The system's resolver and `docker cilo init`, which routes *.<suffix> to cilo's dnsmasq
+(and undoes it). Where everything else should go is upstreams.py's (`detect_upstreams`,
+re-exported here).
 
 Three mechanisms, one file each, all marked as ours so --uninstall removes only ours:
 
@@ -7,7 +8,7 @@ Three mechanisms, one file each, all marked as ours so --uninstall removes only 
     NetworkManager's dnsmasq  /etc/NetworkManager/dnsmasq.d/cilo.conf  (server=/suffix/...)
     macOS                     /etc/resolver/<suffix>                   (nameserver, port)
 
-Everything is relative to CILO_ROOT (default "/") so tests run against a fake root; with a
+Everything is relative to CILO_ROOT (sysroot.py) (default "/") so tests run against a fake root; with a
 fake root no service is restarted. Root rights are needed only for these files and the
 service reload; a non-root user is asked through sudo for exactly those commands.
 """
@@ -23,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from .render import parse_upstreams
 from ..errors import CiloError
+from .sysroot import is_fake_root, root_dir
+from .sysroot import system_path as _shown
+from .upstreams import Upstreams as Upstreams  # re-exported: callers read resolver.Upstreams
+from .upstreams import detect_upstreams as detect_upstreams
 
 MARKER = "# Managed by compose-cilo (docker cilo init); undo with: docker cilo init --uninstall"
 RESOLVED, NETWORKMANAGER, MACOS = "systemd-resolved", "networkmanager-dnsmasq", "macos"
@@ -39,22 +43,7 @@ RELOAD = {
     MACOS: [],  # macOS watches /etc/resolver itself
 }
 
-STUB_RESOLVERS = frozenset({"127.0.0.53", "127.0.0.54"})  # systemd-resolved's own stubs
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
-
-
-def root_dir() -> Path:
-    """The folder that stands for "/" (CILO_ROOT; tests point it at a temporary folder)."""
-    return Path(os.environ.get("CILO_ROOT") or "/")
-
-
-def is_fake_root(root: Path) -> bool:
-    return root.resolve() != Path("/")
-
-
-def _shown(root: Path, path: Path) -> str:
-    """The path as the system sees it: /etc/..., whatever the root."""
-    return "/" + str(path.relative_to(root))
 
 
 # ---------------------------------------------------------------- detection
@@ -324,92 +313,3 @@ def system_route(suffix: str, port: int, root: Path | None = None,
         what = "was not written by cilo" if not _ours(path) else "is out of date"
         return RouteStatus(False, mechanism, shown, f"{shown} {what}; run: docker cilo init")
     return RouteStatus(True, mechanism, shown, f"*.{suffix} -> 127.0.0.1:{port} via {shown}")
-
-
-# ---------------------------------------------------------------- upstream resolvers
-
-
-@dataclass(frozen=True)
-class Upstreams:
-    servers: tuple[str, ...]
-    source: str  # where they came from, or why there are none
-
-
-def detect_upstreams(port: int, root: Path | None = None, platform: str | None = None) -> Upstreams:
-    """The system's own resolvers, never a hard-coded public one, never ourselves.
-
-    CILO_DNS_UPSTREAMS (a comma list; "" for none) wins over detection.
-    """
-    given = settings.current()
-    if given.upstreams is not None:
-        return Upstreams(given.upstreams, given.upstreams_source)
-    root = root or root_dir()
-    candidates = [
-        ("/run/systemd/resolve/resolv.conf", lambda: _resolv_conf(root / "run/systemd/resolve/resolv.conf")),
-        ("resolvectl dns", lambda: _resolvectl() if not is_fake_root(root) else []),
-        ("/etc/resolv.conf", lambda: _resolv_conf(root / "etc/resolv.conf")),
-    ]
-    if (platform or sys.platform) == "darwin":
-        candidates.insert(0, ("scutil --dns", _scutil))
-    for source, read in candidates:
-        servers = _usable(read(), port)
-        if servers:
-            return Upstreams(tuple(servers), source)
-    return Upstreams((), "none found (names outside the suffix are refused)")
-
-
-def _usable(addresses: list[str], port: int) -> list[str]:
-    """Valid addresses, without resolved's stubs, scoped link-local ones, or ourselves."""
-    ours = {f"127.0.0.1#{port}", f"::1#{port}"}
-    if port == 53:
-        ours |= {"127.0.0.1", "::1"}
-    out: list[str] = []
-    for a in addresses:
-        if a in STUB_RESOLVERS or "%" in a:
-            continue
-        try:
-            servers = parse_upstreams(a)
-        except CiloError:
-            continue
-        out += [s for s in servers if s not in out and s not in ours]
-    return out
-
-
-def _resolv_conf(path: Path) -> list[str]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError):
-        return []
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver":
-            out.append(parts[1])
-    return out
-
-
-def _command(argv: list[str]) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return proc.stdout if proc.returncode == 0 else ""
-
-
-def _resolvectl() -> list[str]:
-    out = []
-    for line in _command(["resolvectl", "dns"]).splitlines():
-        _, _, servers = line.partition(": ")
-        for s in servers.split():
-            s = s.split("#", 1)[0]  # 1.1.1.1#cloudflare-dns.com (DNS over TLS name)
-            out.append(s.replace(":", "#") if s.count(":") == 1 else s)  # 1.2.3.4:5353
-    return out
-
-
-def _scutil() -> list[str]:
-    out = []
-    for line in _command(["scutil", "--dns"]).splitlines():
-        key, _, value = line.strip().partition(" : ")
-        if key.startswith("nameserver["):
-            out.append(value.strip())
-    return out

@@ -25,145 +25,21 @@ Only running environments are served.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CiloError
 from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
-from ..model import LABEL_INGRESS as INGRESS_LABEL
 from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
-INGRESS_NAME_ORDER = ("nginx", "web", "app", "frontend", "traefik", "caddy")
-MAX_NAME = 253
-LOCAL_HOST = "local"
+from ..state.document import LOCAL_HOST, StateLike, document_of
+from .labels import MAX_NAME, check_suffix, hostname_problem, is_dns_name, pick_ingress, service_label
+from .labels import parse_service_labels as parse_service_labels  # lifecycle.py reads it from here
+from .labels import shown as _shown
 
 RANK_QUALIFIED, RANK_HOSTNAME_QUALIFIED, RANK_SHORT, RANK_HOSTNAME_SHORT = 0, 1, 2, 3
 
-_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off", ""})
-
 IPs = tuple[str, ...]
-
-
-def is_dns_label(text: str) -> bool:
-    """An RFC 1123 label: lowercase ASCII letters, digits and inner '-', 1-63 characters."""
-    return bool(_LABEL_RE.fullmatch(text)) and text.isascii()
-
-
-def is_dns_name(text: str) -> bool:
-    """Labels joined by '.', at most 253 characters, no empty label, no trailing dot."""
-    return 0 < len(text) <= MAX_NAME and all(is_dns_label(p) for p in text.split("."))
-
-
-def check_suffix(suffix: str) -> str:
-    if is_dns_name(suffix):
-        return suffix
-    raise CiloError(
-        f'DNS suffix "{_shown(suffix)}" (CILO_DNS_SUFFIX or dns_suffix in config.json) is '
-        "not a DNS name; use lowercase labels of letters, digits and '-', e.g. test"
-    )
-
-
-def service_label(service: str) -> str | None:
-    """A compose service name as a DNS label (lowercase, '_' becomes '-'), or None."""
-    label = service.lower().replace("_", "-")
-    return label if is_dns_label(label) else None
-
-
-def apex_name(project: str, env: str, suffix: str) -> str:
-    """P.ENV.S: the ingress service's name, also the base of CILO_BASE_URL."""
-    return f"{project_dns_label(project)}.{env}.{suffix}"
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """A value for a message: escaped (no raw newlines or NULs) and cut short."""
-    shown = text.encode("unicode_escape").decode()
-    return shown if len(shown) <= limit else shown[:limit] + "..."
-
-
-# ---------------------------------------------------------------- compose labels
-
-
-def parse_service_labels(service: str, labels: Mapping[str, Any] | None) -> tuple[bool, list[str]]:
-    """(ingress, hostnames) from a service's labels; CiloError for any unclean value.
-
-    Runs on values straight from a compose file, so anything that is not a clean
-    hostname is refused here and never reaches a config file.
-    """
-    labels = labels or {}
-    ingress = _parse_ingress(service, labels.get(INGRESS_LABEL))
-    raw = labels.get(HOSTNAMES_LABEL)
-    return ingress, [] if raw is None else _parse_hostnames(service, raw)
-
-
-def _parse_ingress(service: str, raw: Any) -> bool:
-    if raw is None or isinstance(raw, bool):
-        return bool(raw)
-    value = str(raw).strip(" ").lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE and value:
-        return False
-    raise CiloError(
-        f'service "{_shown(service)}": label {INGRESS_LABEL}="{_shown(str(raw))}" is not '
-        f'true or false; write {INGRESS_LABEL}: "true" on the one service that gets '
-        "*.<project>.<env> names"
-    )
-
-
-def _parse_hostnames(service: str, raw: Any) -> list[str]:
-    text = str(raw)
-    if text.strip(" ") == "":
-        return []
-    out: list[str] = []
-    for item in text.split(","):
-        name = item.strip(" ")
-        problem = hostname_problem(name)
-        name = name.lower()
-        if problem:
-            raise CiloError(
-                f'service "{_shown(service)}": label {HOSTNAMES_LABEL}="{_shown(text)}": '
-                f'"{_shown(item)}" {problem}; use a comma-separated list of hostnames made of '
-                "letters, digits, '-' and '.', e.g. "
-                f'{HOSTNAMES_LABEL}: "admin,api.v2"'
-            )
-        if name not in out:
-            out.append(name)
-    return out
-
-
-def hostname_problem(name: str) -> str | None:
-    """Why `name` is not a clean relative hostname (None when it is one)."""
-    if name == "":
-        return "is empty"
-    if not name.isascii():
-        return "is not ASCII (write internationalised names in punycode, xn--...)"
-    name = name.lower()
-    if len(name) > MAX_NAME:
-        return f"is {len(name)} characters long (at most {MAX_NAME})"
-    for label in name.split("."):
-        if label == "":
-            return "has an empty part ('..' or a leading or trailing '.')"
-        if len(label) > 63:
-            return f"has a part of {len(label)} characters (at most 63)"
-        if not is_dns_label(label):
-            return f'has the part "{_shown(label)}" (letters, digits and inner \'-\' only)'
-    return None
-
-
-def pick_ingress(services: Mapping[str, Any]) -> str | None:
-    """The ingress service: the one labelled cilo.ingress "true", else the name order."""
-    explicit = sorted(name for name, flag in services.items() if flag)
-    if len(explicit) > 1:
-        raise CiloError(
-            f"services {', '.join(explicit)} are all labelled {INGRESS_LABEL}: \"true\"; "
-            "keep the label on one service"
-        )
-    if explicit:
-        return explicit[0]
-    return next((name for name in INGRESS_NAME_ORDER if name in services), None)
 
 
 # ---------------------------------------------------------------- records
@@ -225,9 +101,9 @@ class _Plan:
     notes: list[str]
 
 
-def local_environments(state_doc: Any) -> dict[str, dict[str, Any]]:
+def local_environments(state_doc: StateLike) -> dict[str, dict[str, Any]]:
     """The environments of the local engine (others are not reachable from this host)."""
-    doc = getattr(state_doc, "doc", state_doc)
+    doc = document_of(state_doc)
     host = doc.get("hosts", {}).get(LOCAL_HOST) or {}
     envs = dict(sorted((host.get("environments") or {}).items()))
     for key in envs:
@@ -296,7 +172,7 @@ def _namespace_of(name: str, namespaces: Mapping[str, list[str]]) -> list[str] |
     return None
 
 
-def _plan(state_doc: Any, suffix: str) -> _Plan:
+def _plan(state_doc: StateLike, suffix: str) -> _Plan:
     check_suffix(suffix)
     envs = local_environments(state_doc)
     plan = _Plan(owners={}, namespaces={}, ingress={}, notes=[])
@@ -367,7 +243,7 @@ def _subnet(key: str, record: Mapping[str, Any]) -> list[ipaddress.IPv4Network]:
         ) from None
 
 
-def records(state_doc: Any, suffix: str) -> DnsRecords:
+def records(state_doc: StateLike, suffix: str) -> DnsRecords:
     """Every name served and its addresses. CiloError for anything unclean in the state."""
     plan = _plan(state_doc, suffix)
     envs = local_environments(state_doc)
@@ -446,7 +322,7 @@ def _is_ipv4(ip: object) -> bool:
 # ---------------------------------------------------------------- names for people
 
 
-def names_for_env(state_doc: Any, key: str, suffix: str) -> dict[str, list[str]]:
+def names_for_env(state_doc: StateLike, key: str, suffix: str) -> dict[str, list[str]]:
     """Each service's names, the one to use first (short if served, else qualified).
 
     Independent of whether the environment runs, so `status` can show its URLs.

@@ -5,6 +5,10 @@ bridge breaks the host's access to that network, so every route counts except
 default routes, local/broadcast/multicast entries and cloned per-host entries.
 All routing tables are read on Linux: policy routing for VPNs lives outside `main`
 (wg-quick uses table 51820). Best effort: when no source can be read, no routes.
+
+`host_routes(source)` takes a `RouteSource`: `system_routes` reads this host (the
+default), `fixed_routes([...])` answers given routes, so callers and tests can be handed
+one instead of running `ip`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from ipaddress import IPv4Network
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .subnets import Taken
 
@@ -31,7 +35,25 @@ MAIN_TABLES = frozenset({"main", "254"})
 MULTICAST = IPv4Network("224.0.0.0/4")
 
 
-def host_routes() -> list[Taken]:
+class RouteSource(Protocol):
+    """Where the host's routes come from: `system_routes` (the default), or fixed routes
+    (`fixed_routes`) that a caller such as a test hands in instead."""
+
+    def __call__(self) -> list[Taken]: ...
+
+
+def host_routes(source: RouteSource | None = None) -> list[Taken]:
+    """The routes an environment network must not overlap, from `source` (default: this host)."""
+    return list((source or system_routes)())
+
+
+def fixed_routes(routes: Iterable[Taken]) -> RouteSource:
+    """A source that always answers `routes` and runs nothing."""
+    frozen = list(routes)
+    return lambda: list(frozen)
+
+
+def system_routes() -> list[Taken]:
     """The routes of this host: `ip`, else /proc/net/route on Linux; netstat on macOS."""
     if sys.platform == "darwin":
         text = _run(NETSTAT)
@@ -182,7 +204,7 @@ def parse_netstat(text: str) -> list[Taken]:
         if fields[:1] == ["Destination"]:
             header = fields
         elif header and len(fields) >= 3:
-            route = _netstat_route(dict(zip(header, fields)))
+            route = _netstat_route(dict(zip(header, fields, strict=False)))  # rows may be short
             if route is not None:
                 routes.append(route)
         elif not fields:

@@ -237,7 +237,7 @@ def _attribute(pool: IPv4Network, holders: list[Taken]) -> dict[str, tuple[int, 
             marks = _prefix_sums(new, len(owned))
             labels = [
                 h.label if kind != EXCLUDED else str(h.network)
-                for h, s in sorted(zip(mine, slots), key=lambda p: p[0].network)
+                for h, s in sorted(zip(mine, slots, strict=True), key=lambda p: p[0].network)
                 if s is not None and marks[s[1] + 1] > marks[s[0]]
             ]
             result[kind] = (len(new), list(dict.fromkeys(labels)))

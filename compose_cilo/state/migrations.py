@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import StateError, UsageError
+from .document import LOCAL_HOST
 
 # Every command reads the state, few migrate it: the converters import what they need
 # (names, paths, compose file discovery, ingress rules) only when they run.
@@ -27,7 +28,6 @@ from ..errors import StateError, UsageError
 Doc = dict[str, Any]
 Check = Callable[[Doc, int], None]
 
-LOCAL_HOST = "local"
 # v1 wrote docker's own words for an environment; v2 has five. Anything else is "stopped":
 # the record exists, nothing says it runs, and `up` starts it.
 STATUS_V1_TO_V2 = {
@@ -97,7 +97,7 @@ def _service_up(svc: Doc, ingress: bool) -> Doc:
 
 def _environment_up(key: str, rec: Doc) -> Doc:
     from .. import paths
-    from ..dns.zone import pick_ingress
+    from ..dns.labels import pick_ingress
     from ..model import env_key
     from ..names import compose_project_name
 

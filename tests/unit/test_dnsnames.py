@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from compose_cilo.dns import zone
-from compose_cilo.dns.zone import names_for_env, parse_service_labels, pick_ingress, records
+from compose_cilo.dns.labels import parse_service_labels, pick_ingress
+from compose_cilo.dns.zone import names_for_env, records
 from compose_cilo.errors import CiloError
 from tests.integration.dns_fixtures import environment, envs_of, service, state_doc
 
@@ -237,7 +238,6 @@ def test_names_that_would_be_too_long_are_not_served() -> None:
 def test_custom_suffix() -> None:
     recs = records(state_doc({"shop/dev": shop()}), "cilo.internal")
     assert "web.dev.cilo.internal" in recs.exact
-    assert zone.apex_name("my_shop", "dev", "cilo.internal") == "my-shop.dev.cilo.internal"
 
 
 def test_validate_refuses_a_name_in_two_environments() -> None:

@@ -281,3 +281,22 @@ def test_host_routes_here_are_ipv4_taken() -> None:
         assert isinstance(t.network, IPv4Network)
         assert t.network.prefixlen > 0
         assert t.by.startswith(f"host route {t.network}")
+
+
+# --- route sources ----------------------------------------------------------------------
+
+
+def test_host_routes_default_source_is_the_system(monkeypatch) -> None:
+    monkeypatch.setattr(hostroutes, "system_routes", lambda: parse_ip_json(IP_JSON))
+    assert hostroutes.host_routes() == parse_ip_json(IP_JSON)
+
+
+def test_host_routes_from_a_fixed_source_run_nothing(monkeypatch) -> None:
+    monkeypatch.setattr(hostroutes.subprocess, "run", lambda *a, **k: pytest.fail("no command"))
+    monkeypatch.setattr(hostroutes, "_read", lambda path: pytest.fail("no file"))
+    wg = Taken.host_route(IPv4Network("10.224.2.0/24"), "dev wg0 (table 51820)")
+    source = hostroutes.fixed_routes([wg])
+    assert hostroutes.host_routes(source) == [wg]
+    hostroutes.host_routes(source).clear()  # a caller's copy: the source keeps its routes
+    assert source() == [wg]
+

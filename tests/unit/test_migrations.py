@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo.cli import app
-from compose_cilo.state import migrations, store
+from compose_cilo.state import migrations, store, validation
 from compose_cilo import paths
 from compose_cilo.errors import CiloError, StateError, UsageError
 
@@ -378,7 +378,7 @@ def test_table_versions_are_contiguous_and_have_schemas() -> None:
     assert versions == list(range(migrations.OLDEST + 1, migrations.LATEST + 1))
     assert migrations.LATEST == store.STATE_VERSION
     for v in range(migrations.OLDEST, migrations.LATEST + 1):
-        assert store.schema(v)["title"].startswith(f"compose-cilo state, version {v}")
+        assert validation.schema(v)["title"].startswith(f"compose-cilo state, version {v}")
 
 
 # --- the store: migrate on first read, backup, refuse --------------------------------------

@@ -90,7 +90,7 @@ def test_plain_and_direct_calls() -> None:
 
 def test_long_project_names_give_valid_distinct_dns_labels() -> None:
     """Issue 10: a 64-character name with '-' or '_' at position 63 made an invalid label."""
-    from compose_cilo.dns.zone import is_dns_label
+    from compose_cilo.dns.labels import is_dns_label
     from compose_cilo.names import project_dns_label
 
     first = "a" * 62 + "_b"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compose_cilo import config
-from compose_cilo.dns import resolver
+from compose_cilo.dns import resolver, upstreams
 from compose_cilo.errors import CiloError
 from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER, RESOLVED
 
@@ -201,5 +201,5 @@ def test_cilo_dns_upstreams_wins(detect: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_resolvectl_style_entries_of_our_own_server_are_skipped() -> None:
     found = ["127.0.0.1#5354", "127.0.0.53", "192.0.2.1", "fe80::1%eth0", "junk", "192.0.2.1"]
-    assert resolver._usable(found, 5354) == ["192.0.2.1"]
-    assert resolver._usable(["127.0.0.1", "::1#53"], 53) == []
+    assert upstreams._usable(found, 5354) == ["192.0.2.1"]
+    assert upstreams._usable(["127.0.0.1", "::1#53"], 53) == []

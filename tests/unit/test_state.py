@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import paths
-from compose_cilo.state import store
+from compose_cilo.state import store, validation
 from compose_cilo.errors import StateError
 from tests.conftest import sample_record
 
@@ -123,8 +123,8 @@ def test_leftover_temp_files_are_cleaned() -> None:
 
 
 def test_schema_ships_inside_the_package() -> None:
-    assert store.schema()["properties"]["version"] == {"const": store.STATE_VERSION}
-    assert "networks" in store.schema()["$defs"]["environment"]["required"]
+    assert validation.schema()["properties"]["version"] == {"const": store.STATE_VERSION}
+    assert "networks" in validation.schema()["$defs"]["environment"]["required"]
 
 
 def test_remove_tree_twice_and_of_nothing(tmp_path: Path) -> None:
