@@ -68,7 +68,7 @@ def _state_checks() -> tuple[list[Check], dict[str, Any] | None]:
         return [Check("state.valid", "fail", str(path), str(e),
                       f"restore {path} from a backup, or move it away to start afresh")], None
     out = [Check("state.valid", "ok", str(path), f"state file valid (version {doc['version']})")]
-    problems = getattr(store, "permission_problems", lambda: [])()
+    problems = store.permission_problems()
     if problems:
         out.append(Check("state.permissions", "warn", str(path), "; ".join(problems),
                          f"chmod 700 {path.parent} && chmod 600 {path}"))

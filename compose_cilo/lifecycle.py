@@ -105,11 +105,13 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             zone.parse_service_labels(svc.name, svc.labels)
-        record = store.read_state().environments().get(env_key(model.name, env))
-        _check_isolation(ctx, model, target.project_dir, record["copy"] if record else copy,
-                         strict, say=record is None)
-        if record is None:
+        known = store.read_state().environments().get(env_key(model.name, env))
+        _check_isolation(ctx, model, target.project_dir, known["copy"] if known else copy,
+                         strict, say=known is None)
+        if known is None:
             record, created = _reserve(ctx, target, model, env, copy)
+        else:
+            record = known
         _check_same_project(record, target)
         if not created:
             record = _apply_options(ctx, record, target, copy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
 from . import ownership
@@ -21,6 +21,7 @@ from .model import (COMPOSE_FILES_LABEL, COMPOSE_NETWORK_LABEL, COMPOSE_PROJECT_
 from .names import path_from_label
 
 Status = Literal["ok", "warn", "fail"]
+T = TypeVar("T", ContainerInfo, NetworkInfo, VolumeInfo)
 
 
 class Adoption(NamedTuple):
@@ -175,12 +176,21 @@ def _adoption(key: str, containers: list[ContainerInfo], networks: list[NetworkI
 def _foreign(home: str | None, obs: Observed, adopt: bool) -> list[Check]:
     """Resources of another cilo home on this engine: said, never removed; adopted only
     when the user asks for it (`--adopt-foreign`)."""
-    groups: dict[tuple[str, str], tuple[list[ContainerInfo], list[NetworkInfo], list[VolumeInfo]]] = {}
-    for i, objs in enumerate((obs.containers, obs.networks, obs.volumes)):
-        for o in ownership.foreign(objs, home):
-            if key := _key(o.labels):
-                group = groups.setdefault((key, o.labels[LABEL_HOME]), ([], [], []))
-                group[i].append(o)  # type: ignore[arg-type]
+    groups: dict[tuple[EnvKey, str], tuple[list[ContainerInfo], list[NetworkInfo], list[VolumeInfo]]] = {}
+
+    def group(labels: dict[str, str]) -> tuple[list[ContainerInfo], list[NetworkInfo], list[VolumeInfo]] | None:
+        key = _key(labels)
+        return groups.setdefault((key, labels[LABEL_HOME]), ([], [], [])) if key else None
+
+    for c in ownership.foreign(obs.containers, home):
+        if (g := group(c.labels)) is not None:
+            g[0].append(c)
+    for n in ownership.foreign(obs.networks, home):
+        if (g := group(n.labels)) is not None:
+            g[1].append(n)
+    for v in ownership.foreign(obs.volumes, home):
+        if (g := group(v.labels)) is not None:
+            g[2].append(v)
     out: list[Check] = []
     for (key, owner), (containers, networks, volumes) in sorted(groups.items()):
         count = len(containers) + len(networks) + len(volumes)
@@ -256,9 +266,11 @@ def plan(state_doc: dict[str, Any], obs: Observed, adopt_foreign: bool = False) 
                 ))
     adopted_homes = {r.get(ownership.FOREIGN_FIELD) for h in state_doc.get("hosts", {}).values()
                      for r in h.get("environments", {}).values()}
-    foreign_obs = Observed(*(
-        [o for o in objs if o.labels.get(LABEL_HOME) not in adopted_homes]
-        for objs in (obs.containers, obs.networks, obs.volumes)), obs.missing_workspaces)
+    def unadopted(objs: list[T]) -> list[T]:
+        return [o for o in objs if o.labels.get(LABEL_HOME) not in adopted_homes]
+
+    foreign_obs = Observed(unadopted(obs.containers), unadopted(obs.networks), unadopted(obs.volumes),
+                           obs.missing_workspaces)
     checks += _foreign(home, foreign_obs, adopt_foreign)
     checks += _orphans(known, _mine(obs, home))
     if not any(c.id.startswith("orphan.") for c in checks):
