@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import ownership, paths, workspace
-from .dns import zone
+from .dns import labels
 from .engine.client import ContainerInfo
 from .errors import CiloError
 from .model import namespace_root
@@ -95,7 +95,7 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
     out: Record = {}
     ingress_flags: dict[str, bool] = {}
     for name, svc in model.services.items():
-        explicit, hostnames = zone.parse_service_labels(name, svc.labels)
+        explicit, hostnames = labels.parse_service_labels(name, svc.labels)
         ingress_flags[name] = explicit
         prev = old.get(name, {})
         out[name] = {
@@ -108,7 +108,7 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
         }
         if (root := namespace_root(model, name)) != name:
             out[name]["shares"] = root  # network_mode: service: (or container:) of a service
-    ingress = zone.pick_ingress(ingress_flags)
+    ingress = labels.pick_ingress(ingress_flags)
     if ingress:
         out[ingress]["ingress"] = True
     return out

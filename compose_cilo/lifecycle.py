@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import isolation, override, ownership, paths
-from .dns import zone
+from .dns import labels
 from .copymode import prepare_workspace
 from .envrecord import (apply_containers, env_target, home_id, known_home_id, new_record, now,
                         service_records, sync_dns, update_record, user_target)
@@ -104,7 +104,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
-            zone.parse_service_labels(svc.name, svc.labels)
+            labels.parse_service_labels(svc.name, svc.labels)
         known = store.read_state().environments().get(env_key(model.name, env))
         _check_isolation(ctx, model, target.project_dir, known["copy"] if known else copy,
                          strict, say=known is None)

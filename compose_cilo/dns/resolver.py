@@ -1,6 +1,5 @@
 """The system's resolver and `docker cilo init`, which routes *.<suffix> to cilo's dnsmasq
-(and undoes it). Where everything else should go is upstreams.py's (`detect_upstreams`,
-re-exported here).
+(and undoes it). Where everything else should go is upstreams.py's (`detect_upstreams`).
 
 Three mechanisms, one file each, all marked as ours so --uninstall removes only ours:
 
@@ -27,8 +26,6 @@ from .. import settings
 from ..errors import CiloError
 from .sysroot import is_fake_root, root_dir
 from .sysroot import system_path as _shown
-from .upstreams import Upstreams as Upstreams  # re-exported: callers read resolver.Upstreams
-from .upstreams import detect_upstreams as detect_upstreams
 
 MARKER = "# Managed by compose-cilo (docker cilo init); undo with: docker cilo init --uninstall"
 RESOLVED, NETWORKMANAGER, MACOS = "systemd-resolved", "networkmanager-dnsmasq", "macos"

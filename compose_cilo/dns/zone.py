@@ -34,7 +34,6 @@ from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
 from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
 from ..state.document import LOCAL_HOST, StateLike, document_of
 from .labels import MAX_NAME, check_suffix, hostname_problem, is_dns_name, pick_ingress, service_label
-from .labels import parse_service_labels as parse_service_labels  # lifecycle.py reads it from here
 from .labels import shown as _shown
 
 RANK_QUALIFIED, RANK_HOSTNAME_QUALIFIED, RANK_SHORT, RANK_HOSTNAME_SHORT = 0, 1, 2, 3

@@ -175,28 +175,28 @@ def test_upstreams_come_from_resolveds_real_servers_not_its_stub(detect: Path) -
     (detect / "run/systemd/resolve/resolv.conf").write_text(
         "# real\nnameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver fe80::1%eth0\nsearch lan\n")
     (detect / "etc/resolv.conf").write_text("nameserver 127.0.0.53\noptions edns0\n")
-    ups = resolver.detect_upstreams(5354, detect, platform="linux")
-    assert ups == resolver.Upstreams(("192.0.2.1", "2001:db8::1"), "/run/systemd/resolve/resolv.conf")
+    ups = upstreams.detect_upstreams(5354, detect, platform="linux")
+    assert ups == upstreams.Upstreams(("192.0.2.1", "2001:db8::1"), "/run/systemd/resolve/resolv.conf")
 
 
 def test_upstreams_skip_stubs_and_ourselves(detect: Path) -> None:
     (detect / "etc/resolv.conf").write_text("nameserver 127.0.0.53\nnameserver 127.0.0.1\n")
-    assert resolver.detect_upstreams(53, detect, platform="linux").servers == ()
-    assert resolver.detect_upstreams(5354, detect, platform="linux").servers == ("127.0.0.1",)
+    assert upstreams.detect_upstreams(53, detect, platform="linux").servers == ()
+    assert upstreams.detect_upstreams(5354, detect, platform="linux").servers == ("127.0.0.1",)
     (detect / "etc/resolv.conf").write_text("nameserver 127.0.0.53\n")
-    none = resolver.detect_upstreams(5354, detect, platform="linux")
+    none = upstreams.detect_upstreams(5354, detect, platform="linux")
     assert none.servers == () and none.source.startswith("none found")
 
 
 def test_cilo_dns_upstreams_wins(detect: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (detect / "etc/resolv.conf").write_text("nameserver 192.0.2.9\n")
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")
-    assert resolver.detect_upstreams(5354, detect) == resolver.Upstreams((), "CILO_DNS_UPSTREAMS")
+    assert upstreams.detect_upstreams(5354, detect) == upstreams.Upstreams((), "CILO_DNS_UPSTREAMS")
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "192.0.2.7#5353")
-    assert resolver.detect_upstreams(5354, detect).servers == ("192.0.2.7#5353",)
+    assert upstreams.detect_upstreams(5354, detect).servers == ("192.0.2.7#5353",)
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "192.0.2.7\nserver=1.1.1.1")
     with pytest.raises(CiloError):
-        resolver.detect_upstreams(5354, detect)
+        upstreams.detect_upstreams(5354, detect)
 
 
 def test_resolvectl_style_entries_of_our_own_server_are_skipped() -> None:

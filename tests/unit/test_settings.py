@@ -16,7 +16,7 @@ import pytest
 
 from compose_cilo.cli import app
 from compose_cilo import config, paths, settings
-from compose_cilo.dns import dnsmasq, render, resolver
+from compose_cilo.dns import dnsmasq, render, resolver, upstreams
 from compose_cilo.state import store
 from compose_cilo.errors import CiloError
 from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER
@@ -180,7 +180,7 @@ def test_an_ipv6_scope_cannot_carry_new_config_lines(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", bad)
     config.clear_cache()
     with pytest.raises(CiloError, match="CILO_DNS_UPSTREAMS"):
-        resolver.detect_upstreams(5354)
+        upstreams.detect_upstreams(5354)
 
 
 @pytest.mark.parametrize("suffix", ["test\naddress=/bank.example/6.6.6.6", "../../../tmp/x", "a/b",
@@ -353,7 +353,7 @@ def test_good_settings_from_both_sources(cilo_home: Path, monkeypatch: pytest.Mo
     assert (config.dns_suffix(), config.dns_port(), config.base_subnet()) == (
         "dev.internal", 5399, "10.230.0.0/16")
     assert store.lock_timeout() == 2.5
-    ups = resolver.detect_upstreams(5399)
+    ups = upstreams.detect_upstreams(5399)
     assert ups.servers == ("192.0.2.1", "fe80::1%eth0#5353")
     assert ups.source == f"dns_upstreams in {cilo_home / 'config.json'}"
 
