@@ -98,9 +98,14 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
     project, env = split_ref(ref, ctx.project)
     created = False
     if project:
-        record = _apply_profiles(ctx, get_env(ctx, env_key(project, env), check_options=False), copy)
-        model = model_from_config(ctx.engine.compose_config(user_target(record)))
+        record = get_env(ctx, env_key(project, env), check_options=False)
+        profiles = _new_profiles(ctx, record, copy)
+        wanted = record if profiles is None else {**record, "profiles": profiles}
+        model = model_from_config(ctx.engine.compose_config(user_target(wanted)))
         _check_isolation(ctx, model, record["project_dir"], record["copy"], strict, say=False)
+        if profiles is not None:  # recorded once compose has accepted them
+            ctx.say(f"environment {record_key(record)} now runs with profiles {', '.join(profiles)}")
+            record = update_record(record_key(record), lambda r: r.update(profiles=profiles))
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
@@ -169,8 +174,9 @@ def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bo
     return update_record(key, change)
 
 
-def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
-    """PROJECT/ENV from anywhere: new profiles are applied; files only in the project folder."""
+def _new_profiles(ctx: Context, record: Record, copy: bool) -> list[str] | None:
+    """PROJECT/ENV from anywhere: the new profiles to apply, if any (None: unchanged);
+    files and env files are changed only in the project folder."""
     from .queries import option_changes
 
     _refuse_copy_change(record, copy)
@@ -180,11 +186,7 @@ def _apply_profiles(ctx: Context, record: Record, copy: bool) -> Record:
             f"environment {record_key(record)}: -f and --env-file of an existing "
             f"environment are changed in its project folder: cd {record['project_dir']} and run "
             f"docker cilo ... up {record['name']}")
-    if not changes:
-        return record
-    profiles = list(ctx.compose.profiles)
-    ctx.say(f"environment {record_key(record)} now runs with profiles {', '.join(profiles)}")
-    return update_record(record_key(record), lambda r: r.update(profiles=profiles))
+    return list(ctx.compose.profiles) if changes else None
 
 
 def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: bool,

@@ -358,3 +358,16 @@ def test_a_workspace_that_cannot_be_removed_is_said_with_the_command(
     assert "shop/dev" not in store.read_state().environments()  # the engine objects are gone
     assert ("remove_folder", (paths.env_dir("shop", "dev"), "cilo-test/busybox")) in engine.calls
     assert any("sudo rm -rf" in line and str(paths.env_dir("shop", "dev")) in line for line in said)
+
+
+def test_new_profiles_are_recorded_only_once_compose_accepts_them(ctx: Context, engine: FakeEngine,
+                                                                  shop: Path) -> None:
+    lifecycle.create(ctx, "dev")
+    before = paths.state_path().read_bytes()
+    ctx.cwd = shop.parent  # PROJECT/ENV from elsewhere may change profiles
+    ctx.compose = ctx.compose._replace(profiles=("debug",))
+    engine.fail["compose_config"] = "docker compose config failed (fake)"
+    with pytest.raises(CiloError, match="compose config failed"):
+        lifecycle.up(ctx, "shop/dev")
+    assert paths.state_path().read_bytes() == before  # found by the property test
+    assert lifecycle.up(ctx, "shop/dev")["profiles"] == ["debug"]
