@@ -270,24 +270,11 @@ def compose_(
 
 def _compose_exec(c: typer.Context, env: str, args: list[str]) -> None:
     from .. import lifecycle
+    from ..procs import run_attached
 
     ctx = _ctx(c)
     record = lifecycle.get_env(ctx, env)
-    argv = ctx.engine.compose_argv(lifecycle.env_target(record)) + args
-    sys.stdout.flush()
-    sys.stderr.flush()
-    raise typer.Exit(_exec(argv))
-
-
-def _exec(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> int:
-    import subprocess
-
-    try:
-        return subprocess.call(argv, env=env, cwd=cwd)
-    except FileNotFoundError:
-        raise CiloError(f"command {argv[0]} not found; check the command name and PATH") from None
-    except KeyboardInterrupt:
-        return 130
+    raise typer.Exit(run_attached(ctx.engine.compose_argv(lifecycle.env_target(record)) + args))
 
 
 @app.command("run", context_settings=PASSTHROUGH)
@@ -302,6 +289,7 @@ def run_cmd(
     """
     from .. import config, lifecycle
     from ..names import project_dns_label
+    from ..procs import run_attached
 
     ctx = _ctx(c)
     record = lifecycle.ensure_running(ctx, env)
@@ -314,7 +302,7 @@ def run_cmd(
         CILO_DNS_SUFFIX=suffix,
         CILO_BASE_URL=f"http://{project_dns_label(record['project'])}.{record['name']}.{suffix}",
     )
-    raise typer.Exit(_exec(command, env=child_env, cwd=record["workspace"]))
+    raise typer.Exit(run_attached(command, env=child_env, cwd=record["workspace"]))
 
 
 @app.command()
