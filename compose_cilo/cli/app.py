@@ -373,20 +373,19 @@ def metadata() -> str:
     return resources.files("compose_cilo").joinpath("plugin-manifest").read_text()
 
 
-# pass-through commands: how many positionals are cilo's before the command's own argv
-PASSTHROUGH_POSITIONALS = {"exec": 2, "run": 1, "compose": 1}
-
-
 def _end_of_options(args: list[str]) -> list[str]:
     """Mark where a pass-through command's own arguments start with `--`, as docker and
     compose do: everything after `exec ENV SERVICE`, `run ENV` and `compose ENV` (a
     `-h`, an `-f`) belongs to the command, not to cilo."""
+    from . import commands
+
     group = typer.main.get_command(app)
     i = _skip_options(args, 0, group.params)
-    if i >= len(args) or args[i] not in PASSTHROUGH_POSITIONALS:
+    spec = commands.find(args[i]) if i < len(args) else None
+    if not spec or not spec.passthrough:
         return args
     command = group.commands[args[i]]  # type: ignore[attr-defined]
-    wanted, i = PASSTHROUGH_POSITIONALS[args[i]], i + 1
+    wanted, i = spec.passthrough, i + 1
     while i < len(args) and wanted:
         if args[i] == "--":
             return args  # the user marked it already

@@ -11,21 +11,19 @@ from __future__ import annotations
 import sys
 
 from .. import __version__
+from . import commands
 
 LIST_FLAGS = {"--all": "all", "-a": "all", "--json": "json"}
-COMMANDS = ("up", "create", "down", "destroy", "list", "status", "logs", "exec", "compose",
-            "path", "run", "doctor", "dns", "init", "state", "version")
-ENV_COMMANDS = {"up", "create", "down", "destroy", "status", "logs", "exec", "compose", "path", "run"}
 
 
 def handle(args: list[str], docker_opts: object) -> int | None:
     """Answer `args` if it is a hot-path form; None hands it to the full CLI."""
-    if args in (["--version"], ["-v"], ["version"]):
+    if args in (["--version"], ["-v"], [commands.VERSION.name]):
         print(f"docker cilo version {__version__}")
         return 0
     if args[:1] == ["__complete"]:
         return complete(args[1:])
-    if args[:1] in (["list"], ["ls"]) and all(a in LIST_FLAGS for a in args[1:]):
+    if args and commands.find(args[0]) is commands.LIST and all(a in LIST_FLAGS for a in args[1:]):
         return list_(args[1:], docker_opts)
     return None
 
@@ -51,8 +49,8 @@ def complete(words: list[str]) -> int:
     done = [w for w in words[:-1] if not w.startswith("-")]
     candidates: list[str] = []
     if not done:
-        candidates = list(COMMANDS)
-    elif len(done) == 1 and done[0] in ENV_COMMANDS:
+        candidates = commands.offered()
+    elif len(done) == 1 and (command := commands.find(done[0])) and command.takes_env:
         candidates = _env_names()
     for c in candidates:
         if c.startswith(partial):
