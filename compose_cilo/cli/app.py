@@ -1,6 +1,6 @@
 """The command line: parse arguments, call one domain function, print its result.
 
-It never talks to Docker itself; `run()` is the one error boundary.
+It never talks to Docker itself; errors reach the one boundary in main.py.
 """
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 
 from .. import __version__
-from ..errors import CiloError, report
+from ..errors import CiloError
 from ..model import record_key
+from .session import EngineFactory, Session, context_of
 
 app = typer.Typer(
     name="cilo",
@@ -25,39 +26,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
-
-EngineFactory = Callable[[], Any]
-_engine_factory: EngineFactory | None = None
-_docker_opts: Any = None
-
-
-def _ctx(c: typer.Context):  # type: ignore[no-untyped-def]
-    from ..queries import Context
-
-    return c.find_root().obj if isinstance(c.find_root().obj, Context) else _make_ctx(c)
-
-
-def _make_ctx(c: typer.Context):  # type: ignore[no-untyped-def]
-    from ..engine.client import Engine
-    from ..queries import Context
-    from ..names import check_project_name
-    from ..project import ComposeOptions
-
-    p = c.find_root().params
-    engine = _engine_factory() if _engine_factory else Engine(_docker_opts)
-    ctx = Context(
-        engine=engine,
-        compose=ComposeOptions(
-            files=tuple(p.get("file") or ()),
-            profiles=tuple(p.get("profile") or ()),
-            env_files=tuple(p.get("env_file") or ()),
-            project_directory=p.get("project_directory"),
-            project_name=check_project_name(pn) if (pn := p.get("project_name")) is not None else None,
-        ),
-        project=p.get("project"),
-    )
-    c.find_root().obj = ctx
-    return ctx
 
 
 def _version(value: bool) -> None:
@@ -113,7 +81,7 @@ def up(
     from .. import lifecycle
     from . import output
 
-    record = lifecycle.up(_ctx(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
+    record = lifecycle.up(context_of(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
     print(output.env_status(record, _urls(record)))
 
 
@@ -127,7 +95,7 @@ def create(
     """Create the environment (network, subnet, override, state) without starting it."""
     from .. import lifecycle
 
-    record = lifecycle.create(_ctx(c), env, copy=copy, strict=strict)
+    record = lifecycle.create(context_of(c), env, copy=copy, strict=strict)
     print(f"environment {record_key(record)} created on {record['subnet']}")
 
 
@@ -136,7 +104,7 @@ def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/E
     """Stop the environment's containers (everything is kept)."""
     from .. import lifecycle
 
-    record = lifecycle.down(_ctx(c), env)
+    record = lifecycle.down(context_of(c), env)
     print(f"environment {record_key(record)} stopped")
 
 
@@ -151,7 +119,7 @@ def destroy(
     """Remove the environment: containers, networks, volumes, workspace and state entry."""
     from .. import lifecycle
 
-    ctx = _ctx(c)
+    ctx = context_of(c)
     if sum((bool(env), all_, all_projects)) != 1:
         raise CiloError("give one of: an environment name, --all (this project's environments) "
                         "or --all-projects; e.g. docker cilo destroy dev")
@@ -186,7 +154,7 @@ def list_(
     from . import output
     from .. import queries
 
-    records, overlaps = queries.list_records(_ctx(c), all_)
+    records, overlaps = queries.list_records(context_of(c), all_)
     print(output.list_text(records, overlaps, as_json))
 
 
@@ -203,7 +171,7 @@ def status(
     from .. import lifecycle, queries
     from . import output
 
-    ctx = _ctx(c)
+    ctx = context_of(c)
     record = lifecycle.live_view(ctx, lifecycle.get_env(ctx, env))
     urls = _urls(record)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
@@ -218,7 +186,7 @@ def path(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/E
     """Print the environment's workspace folder."""
     from .. import lifecycle
 
-    print(lifecycle.get_env(_ctx(c), env)["workspace"])
+    print(lifecycle.get_env(context_of(c), env)["workspace"])
 
 
 @app.command(context_settings=PASSTHROUGH)
@@ -272,7 +240,7 @@ def _compose_exec(c: typer.Context, env: str, args: list[str]) -> None:
     from .. import lifecycle
     from ..procs import run_attached
 
-    ctx = _ctx(c)
+    ctx = context_of(c)
     record = lifecycle.get_env(ctx, env)
     raise typer.Exit(run_attached(ctx.engine.compose_argv(lifecycle.env_target(record)) + args))
 
@@ -291,7 +259,7 @@ def run_cmd(
     from ..names import project_dns_label
     from ..procs import run_attached
 
-    ctx = _ctx(c)
+    ctx = context_of(c)
     record = lifecycle.ensure_running(ctx, env)
     suffix = config.dns_suffix()
     child_env = dict(os.environ)
@@ -316,7 +284,7 @@ def doctor(
     """Check engine, compose, state and DNS against each other; --fix repairs drift."""
     from .. import doctor as doc
 
-    ctx = _ctx(c)
+    ctx = context_of(c)
     checks = doc.run_checks(ctx, adopt_foreign=adopt_foreign and fix)
     if fix:
         def confirm(what: str) -> bool:
@@ -367,12 +335,6 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def metadata() -> str:
-    from importlib import resources
-
-    return resources.files("compose_cilo").joinpath("plugin-manifest").read_text()
-
-
 def _end_of_options(args: list[str]) -> list[str]:
     """Mark where a pass-through command's own arguments start with `--`, as docker and
     compose do: everything after `exec ENV SERVICE`, `run ENV` and `compose ENV` (a
@@ -407,39 +369,18 @@ def _skip_options(args: list[str], i: int, params: list[Any]) -> int:
     return i
 
 
+def invoke(args: list[str], session: Session) -> int:
+    """Run the typer app on cilo's arguments, with the invocation's Session as its root
+    context object."""
+    # without standalone mode, click returns a command's Exit code instead of raising
+    code = app(args=_end_of_options(args), prog_name="docker cilo", standalone_mode=False,
+               obj=session)
+    return code if isinstance(code, int) else 0
+
+
 def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
-    """The one boundary: known errors exit 1 with one line, usage errors 2, ^C 130."""
-    global _engine_factory, _docker_opts
-    from .argv import split
+    """The typer app alone, no hot paths, inside the one boundary: tests drive every
+    command through it, handing in a fake engine."""
+    from .main import boundary
 
-    if argv[:1] == ["docker-cli-plugin-metadata"]:
-        print(metadata(), end="")
-        return 0
-    debug = "--debug" in argv
-    try:
-        _docker_opts, args = split(argv)
-        args = _end_of_options(args)
-        _engine_factory = engine_factory
-        # without standalone mode, click returns a command's Exit code instead of raising
-        code = app(args=args, prog_name="docker cilo", standalone_mode=False)
-        return code if isinstance(code, int) else 0
-    except typer.Exit as e:
-        return e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        return 130
-    except CiloError as e:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        return report(e)
-    except Exception as e:  # noqa: BLE001 - the boundary for unexpected errors
-        if hasattr(e, "show") and hasattr(e, "exit_code"):  # click's usage errors
-            e.show()
-            return int(e.exit_code)
-        if debug:
-            raise
-        print(f"unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)",
-              file=sys.stderr)
-        return 1
+    return boundary(argv, invoke, engine_factory)
