@@ -32,8 +32,8 @@ def handle(args: list[str], session: Session) -> int | None:
 
 
 def list_(flags: list[str], session: Session) -> int:
-    from . import output
     from .. import queries
+    from . import output
 
     wanted = {LIST_FLAGS[f] for f in flags}
     records, overlaps = queries.list_records(session.context({}), "all" in wanted)

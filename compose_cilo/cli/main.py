@@ -41,7 +41,7 @@ def boundary(argv: list[str], handler: Handler, engine_factory: EngineFactory | 
 
             traceback.print_exc()
         return report(e)
-    except Exception as e:  # noqa: BLE001 - the boundary for unexpected errors
+    except Exception as e:  # the boundary for unexpected errors
         code = _click_status(e)
         if code is not None:
             return code
