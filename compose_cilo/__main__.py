@@ -4,14 +4,9 @@ import sys
 
 
 def main() -> None:
-    from .cli.fast import main_fast
+    from .cli.main import main as cli_main
 
-    code = main_fast(sys.argv[1:])
-    if code is None:
-        from .cli.app import run
-
-        code = run(sys.argv[1:])
-    sys.exit(code)
+    sys.exit(cli_main(sys.argv[1:]))
 
 
 if __name__ == "__main__":

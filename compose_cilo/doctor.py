@@ -16,7 +16,7 @@ from .network import envnet
 from . import lifecycle, paths, reconcile
 from .state import store
 from .errors import CiloError
-from .queries import Context
+from .queries import Context, get_env
 from .model import record_key
 from .reconcile import Action, Check, Observed
 
@@ -206,7 +206,7 @@ def _apply(ctx: Context, a: Action) -> str:
         lifecycle.down(ctx, a.subject)
         return f"stopped {a.subject}"
     if a.kind == "record":
-        lifecycle.refresh(ctx, lifecycle.get_env(ctx, a.subject))
+        lifecycle.refresh(ctx, get_env(ctx, a.subject))
         return f"recorded the real addresses of {a.subject}"
     if a.kind == "remove_container":
         ctx.engine.remove_containers([a.subject])

@@ -99,5 +99,5 @@ def _set_flag(name: str, text: str, values: dict[str, object]) -> None:
     if text not in _BOOLS:
         raise UsageError(f"docker option {name}={text!r} is not true or false; "
                          f"write {name} or {name}=false")
-    if _FLAG_OPTS[name]:
-        values[_FLAG_OPTS[name]] = _BOOLS[text]
+    if key := _FLAG_OPTS[name]:
+        values[key] = _BOOLS[text]

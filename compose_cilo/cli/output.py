@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..model import record_key
@@ -101,3 +102,8 @@ def list_text(records: list[Record], overlaps: dict[str, list[str]], as_json: bo
             indent=2,
         )
     return env_list(records, overlaps)
+
+
+def print_json(data: Any) -> None:
+    """What every --json prints: the object, indented, keys in their given order."""
+    print(json.dumps(data, indent=2, sort_keys=False))

@@ -1,0 +1,148 @@
+"""The environment commands: create, start, stop, destroy, list and show environments."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from ..errors import CiloError
+from ..model import record_key
+from .session import context_of
+
+family = typer.Typer()
+
+
+def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
+    from .. import config
+    from ..dns.zone import names_for_env
+    from ..state import store
+
+    names = names_for_env(store.read_state().doc, record_key(record),
+                          config.dns_suffix())
+    services = record["services"]
+    return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
+            if services.get(svc, {}).get("status") != "not created"}
+
+
+@family.command()
+def up(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    build: bool = typer.Option(False, "--build", help="Build images before starting."),
+    recreate: bool = typer.Option(False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
+    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
+) -> None:
+    """Create the environment if needed and start it."""
+    from .. import lifecycle
+    from . import output
+
+    record = lifecycle.up(context_of(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
+    print(output.env_status(record, _urls(record)))
+
+
+@family.command()
+def create(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
+) -> None:
+    """Create the environment (network, subnet, override, state) without starting it."""
+    from .. import lifecycle
+
+    record = lifecycle.create(context_of(c), env, copy=copy, strict=strict)
+    print(f"environment {record_key(record)} created on {record['subnet']}")
+
+
+@family.command()
+def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+    """Stop the environment's containers (everything is kept)."""
+    from .. import lifecycle
+
+    record = lifecycle.down(context_of(c), env)
+    print(f"environment {record_key(record)} stopped")
+
+
+@family.command()
+def destroy(
+    c: typer.Context,
+    env: Optional[str] = typer.Argument(None, help="ENV or PROJECT/ENV."),
+    all_: bool = typer.Option(False, "--all", help="Destroy every environment of this project (the one in this folder, or --project NAME)."),
+    all_projects: bool = typer.Option(False, "--all-projects", help="Destroy every environment of every project of this cilo home."),
+    force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+) -> None:
+    """Remove the environment: containers, networks, volumes, workspace and state entry."""
+    from .. import teardown
+    from ..queries import get_env
+
+    ctx = context_of(c)
+    if sum((bool(env), all_, all_projects)) != 1:
+        raise CiloError("give one of: an environment name, --all (this project's environments) "
+                        "or --all-projects; e.g. docker cilo destroy dev")
+    if all_ or all_projects:
+        keys = teardown.destroy_all_plan(ctx, every_project=all_projects)
+        what = "every project's environments" if all_projects else "this project's environments"
+        print(f"{what} to destroy, with their volumes: {', '.join(keys) or 'none'}", file=sys.stderr)
+        if keys and not force:
+            if not sys.stdin.isatty():
+                raise CiloError(f"destroy would remove {len(keys)} environment(s) listed above; "
+                                "add --force to confirm")
+            if not typer.confirm(f"destroy {len(keys)} environment(s)?"):
+                raise typer.Exit(1)
+        done = teardown.destroy_keys(ctx, keys)
+        print(f"destroyed {len(done)} environment(s)" + "".join(f"\n  {k}" for k in done))
+        return
+    record = get_env(ctx, env or "")
+    key = record_key(record)
+    if not force and sys.stdin.isatty() and not typer.confirm(f"destroy {key} and its volumes?"):
+        raise typer.Exit(1)
+    teardown.destroy(ctx, env or "")
+    print(f"environment {key} destroyed")
+
+
+@family.command("list")
+def list_(
+    c: typer.Context,
+    all_: bool = typer.Option(False, "--all", "-a", help="Environments of every project."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List this project's environments (--all: every project's)."""
+    from .. import queries
+    from . import output
+
+    records, overlaps = queries.list_records(context_of(c), all_)
+    print(output.list_text(records, overlaps, as_json))
+
+
+family.command("ls", hidden=True, help="Same as list (compose's spelling).")(list_)
+
+
+@family.command()
+def status(
+    c: typer.Context,
+    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Show one environment: status, subnet, services, addresses and URLs."""
+    from .. import lifecycle, queries
+    from . import output
+
+    ctx = context_of(c)
+    record = lifecycle.live_view(ctx, queries.get_env(ctx, env))
+    urls = _urls(record)
+    overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
+    if as_json:
+        output.print_json(output.env_json(record, urls, overlaps))
+    else:
+        print(output.env_status(record, urls, overlaps))
+
+
+@family.command()
+def path(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+    """Print the environment's workspace folder."""
+    from .. import queries
+
+    print(queries.get_env(context_of(c), env)["workspace"])

@@ -1,0 +1,62 @@
+"""One invocation's collaborators, made once per command line and handed to every command.
+
+The typer app carries a Session as its root context object (`find_root().obj`) and the
+hot paths get the same one, so nothing lives in a module global and a test hands in a
+fake engine through `engine_factory` instead of patching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typer and the queries are imported by the commands that use them
+    import typer
+
+    from ..engine.options import DockerOptions
+    from ..queries import Context
+
+EngineFactory = Callable[[], Any]
+
+
+class Session:
+    """Docker's global options, how to make the engine, and the Context made from them."""
+
+    def __init__(self, docker: DockerOptions, engine_factory: EngineFactory | None = None) -> None:
+        self.docker = docker
+        self.engine_factory = engine_factory
+        self._context: Context | None = None
+
+    def context(self, params: Mapping[str, Any]) -> Context:
+        """The Context of cilo's own options (`-f`, `-p`, `--project`...), made when a
+        command first needs it: `state`, `dns` and `version` never check `-p` nor make an
+        engine."""
+        if self._context is None:
+            self._context = self._make_context(params)
+        return self._context
+
+    def _make_context(self, p: Mapping[str, Any]) -> Context:
+        from ..engine.client import Engine
+        from ..names import check_project_name
+        from ..project import ComposeOptions
+        from ..queries import Context
+
+        engine = self.engine_factory() if self.engine_factory else Engine(self.docker)
+        return Context(
+            engine=engine,
+            compose=ComposeOptions(
+                files=tuple(p.get("file") or ()),
+                profiles=tuple(p.get("profile") or ()),
+                env_files=tuple(p.get("env_file") or ()),
+                project_directory=p.get("project_directory"),
+                project_name=check_project_name(pn) if (pn := p.get("project_name")) is not None else None,
+            ),
+            project=p.get("project"),
+        )
+
+
+def context_of(c: typer.Context) -> Context:
+    """The Context of the invocation a typer command runs in."""
+    root = c.find_root()
+    session: Session = root.obj
+    return session.context(root.params)
