@@ -128,7 +128,7 @@ def concurrent_creates(box: Sandbox, plan: Plan) -> list[Row]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
-    failed = [(n, c) for n, c in zip(names, codes) if c != 0]
+    failed = [(n, c) for n, c in zip(names, codes, strict=True) if c != 0]
     listed = {r["name"]: r["subnet"] for r in json.loads(box.cilo("list", "--all", "--json").stdout)
               if r["project"] == box.project_name and r["name"] in names}
     subnets = set(listed.values())

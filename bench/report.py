@@ -59,7 +59,7 @@ def print_table(rows: list[Row]) -> None:
     cells = table(rows)
     widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     for n, line in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
     for r in rows:

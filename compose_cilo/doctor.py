@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .network import envnet
 from . import lifecycle, paths, reconcile
-from .state import store
 from .errors import CiloError
-from .queries import Context, get_env
 from .model import record_key
+from .network import envnet
+from .queries import Context, get_env
 from .reconcile import Action, Check, Observed
+from .state import store
 
 MIN_COMPOSE = (2, 24, 0)  # `!reset` arrived in 2.24.0 (`include` in 2.20.0)
 

@@ -11,14 +11,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import isolation, override, ownership, paths
-from .dns import labels
 from .copymode import prepare_workspace
-from .envrecord import (apply_containers, env_target, home_id, known_home_id, new_record, now,
-                        service_records, sync_dns, update_record, user_target)
+from .dns import labels
+from .envrecord import (
+    apply_containers,
+    env_target,
+    home_id,
+    known_home_id,
+    new_record,
+    now,
+    service_records,
+    sync_dns,
+    update_record,
+    user_target,
+)
 from .errors import CiloError
 from .fsutil import atomic_write, turn
-from .model import (LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key,
-                    record_key)
+from .model import LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key, record_key
 from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
@@ -26,7 +35,6 @@ from .queries import Context, Record, current_project, get_env, resolve_project,
 from .reconcile import Adoption
 from .state import store
 from .teardown import forget_failed_create, owned_names
-
 
 # --- targets ----------------------------------------------------------------------------
 
@@ -289,7 +297,7 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
         rec = st.environments()[key]
         fresh = envnet.allocate_many(st, key, external, 1 + len(rec["networks"]), [])
         rec["subnet"] = fresh[0]
-        for (_, net), subnet in zip(sorted(rec["networks"].items()), fresh[1:]):
+        for (_, net), subnet in zip(sorted(rec["networks"].items()), fresh[1:], strict=True):
             net["subnet"] = subnet
         for svc in rec["services"].values():
             svc["ip"] = None

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .state import store
 from .engine.client import Engine
 from .errors import CiloError
 from .model import env_key, env_labels
 from .names import check_env_name, check_project_name
 from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
+from .state import store
 
 if TYPE_CHECKING:
     from .network.subnets import Taken
@@ -70,8 +70,9 @@ class Context:
     """What every command gets: its collaborators, compose options and where to report.
 
     The collaborators are the seams to the world outside this process: the engine, the
-    host's routes (subnets they hold are not free) and the DNS server that serves state. The CLI wires the real ones; tests hand in
-    fakes. (A plain class rather than a dataclass: `list` must start fast.)
+    host's routes (subnets they hold are not free) and the DNS server that serves state.
+    The CLI wires the real ones; tests hand in fakes. (A plain class rather than a
+    dataclass: `list` must start fast.)
     """
 
     def __init__(

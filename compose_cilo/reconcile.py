@@ -12,12 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
 from . import ownership
-from .model import (COMPOSE_FILES_LABEL, COMPOSE_NETWORK_LABEL, COMPOSE_PROJECT_LABEL,
-                    COMPOSE_WORKDIR_LABEL, LABEL_DOTENV_DIR, LABEL_ENV, LABEL_ENV_FILES,
-                    LABEL_HOME, LABEL_NETWORK, LABEL_PROFILES, LABEL_PROJECT, LABEL_PROJECT_DIR,
-                    EnvKey, env_key)
+from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
+from .model import (
+    COMPOSE_FILES_LABEL,
+    COMPOSE_NETWORK_LABEL,
+    COMPOSE_PROJECT_LABEL,
+    COMPOSE_WORKDIR_LABEL,
+    LABEL_DOTENV_DIR,
+    LABEL_ENV,
+    LABEL_ENV_FILES,
+    LABEL_HOME,
+    LABEL_NETWORK,
+    LABEL_PROFILES,
+    LABEL_PROJECT,
+    LABEL_PROJECT_DIR,
+    EnvKey,
+    env_key,
+)
 from .names import path_from_label
 
 Status = Literal["ok", "warn", "fail"]

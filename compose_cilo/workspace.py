@@ -26,7 +26,7 @@ HEADER = (
 )
 
 
-class Replace(list):  # type: ignore[type-arg]
+class Replace(list[object]):
     """A list written with compose's `!override` tag (replace the user's list, do not merge)."""
 
 

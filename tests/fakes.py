@@ -23,8 +23,7 @@ import yaml
 
 from compose_cilo.engine.client import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
 from compose_cilo.errors import EngineError
-from compose_cilo.model import (COMPOSE_FILES_LABEL, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL,
-                                COMPOSE_WORKDIR_LABEL)
+from compose_cilo.model import COMPOSE_FILES_LABEL, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, COMPOSE_WORKDIR_LABEL
 from compose_cilo.project import ComposeTarget
 
 

@@ -16,10 +16,10 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from compose_cilo.network import envnet
 from compose_cilo import override
 from compose_cilo.engine.client import NetworkSpec
 from compose_cilo.model import ProjectModel, container_names, model_from_config, namespace_root
+from compose_cilo.network import envnet
 
 META = {"cilo.project_dir": "/src/project", "cilo.profiles": "", "cilo.env_files": ""}
 
@@ -70,7 +70,7 @@ def render_copy(cwd: Path, args: list[str], env: str, index: int, tmp: Path,
     default = model.networks.get(env_key)
     specs = {env_key: envnet.network_spec(network, subnets[0], env_key, model.name, env,
                                           None if default is None or default.external else default)}
-    for net, subnet in zip(nets, subnets[1:]):
+    for net, subnet in zip(nets, subnets[1:], strict=True):
         name = override.network_name(network, net.key, model)
         specs[net.key] = envnet.network_spec(name, subnet, net.key, model.name, env, net)
     merged_args = [*args, *user_files(user, cwd, args), "-f", str(path), "-p", network]
@@ -93,8 +93,8 @@ def _service_violations(name: str, svc: dict[str, Any], c: Copy) -> list[str]:
     for ref in svc.get("volumes_from") or []:
         if ref.startswith("container:") and ref.removeprefix("container:").split(":")[0] in names:
             out.append(f"service {name} volumes_from the user's {ref}")
-    before = set((user_svc.get("networks") or {}))
-    after = set((svc.get("networks") or {}))
+    before = set(user_svc.get("networks") or {})
+    after = set(svc.get("networks") or {})
     if not before <= after:
         out.append(f"service {name} left networks {sorted(before - after)}")
     extra = after - before - {override.FALLBACK_NETWORK_KEY}
@@ -183,7 +183,7 @@ def violations(c: Copy) -> list[str]:
 def global_names(c: Copy) -> set[str]:
     """Names on the engine (and host) that the copy would ask for, externals apart."""
     names: set[str] = set()
-    for key, vol in (c.merged.get("volumes") or {}).items():
+    for vol in (c.merged.get("volumes") or {}).values():
         if not vol.get("external"):
             names.add(f"volume:{vol['name']}")
             opts = vol.get("driver_opts") or {}

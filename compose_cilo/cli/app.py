@@ -6,7 +6,7 @@ to Docker themselves. Their errors reach the one boundary in main.py.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -34,14 +34,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    file: Optional[list[str]] = typer.Option(None, "-f", "--file", help="Compose configuration files (repeatable), as for docker compose."),
-    profile: Optional[list[str]] = typer.Option(None, "--profile", help="Compose profiles to enable (repeatable)."),
-    env_file: Optional[list[str]] = typer.Option(None, "--env-file", help="Alternate environment files (repeatable)."),
-    project_directory: Optional[str] = typer.Option(None, "--project-directory", help="Alternate working directory."),
-    project_name: Optional[str] = typer.Option(None, "-p", "--project-name", help="Compose project name."),
-    project: Optional[str] = typer.Option(None, "--project", help="Address an existing environment of project NAME from anywhere."),
+    file: list[str] | None = typer.Option(
+        None, "-f", "--file", help="Compose configuration files (repeatable), as for docker compose."),
+    profile: list[str] | None = typer.Option(None, "--profile", help="Compose profiles to enable (repeatable)."),
+    env_file: list[str] | None = typer.Option(None, "--env-file", help="Alternate environment files (repeatable)."),
+    project_directory: str | None = typer.Option(None, "--project-directory", help="Alternate working directory."),
+    project_name: str | None = typer.Option(None, "-p", "--project-name", help="Compose project name."),
+    project: str | None = typer.Option(
+        None, "--project", help="Address an existing environment of project NAME from anywhere."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
-    version: bool = typer.Option(False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Run isolated copies of this Docker Compose project side by side.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -31,9 +31,13 @@ def up(
     c: typer.Context,
     env: str = typer.Argument(..., help="Environment name (a DNS label)."),
     build: bool = typer.Option(False, "--build", help="Build images before starting."),
-    recreate: bool = typer.Option(False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
+    recreate: bool = typer.Option(
+        False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
     copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
+    strict: bool = typer.Option(
+        False, "--strict", help=(
+            "Refuse a project whose copies would share something with your stack (host network, host folders, "
+            "external volumes...).")),
 ) -> None:
     """Create the environment if needed and start it."""
     from .. import lifecycle
@@ -48,7 +52,10 @@ def create(
     c: typer.Context,
     env: str = typer.Argument(..., help="Environment name (a DNS label)."),
     copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
-    strict: bool = typer.Option(False, "--strict", help="Refuse a project whose copies would share something with your stack (host network, host folders, external volumes...)."),
+    strict: bool = typer.Option(
+        False, "--strict", help=(
+            "Refuse a project whose copies would share something with your stack (host network, host folders, "
+            "external volumes...).")),
 ) -> None:
     """Create the environment (network, subnet, override, state) without starting it."""
     from .. import lifecycle
@@ -69,9 +76,11 @@ def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/E
 @family.command()
 def destroy(
     c: typer.Context,
-    env: Optional[str] = typer.Argument(None, help="ENV or PROJECT/ENV."),
-    all_: bool = typer.Option(False, "--all", help="Destroy every environment of this project (the one in this folder, or --project NAME)."),
-    all_projects: bool = typer.Option(False, "--all-projects", help="Destroy every environment of every project of this cilo home."),
+    env: str | None = typer.Argument(None, help="ENV or PROJECT/ENV."),
+    all_: bool = typer.Option(
+        False, "--all", help="Destroy every environment of this project (the one in this folder, or --project NAME)."),
+    all_projects: bool = typer.Option(
+        False, "--all-projects", help="Destroy every environment of every project of this cilo home."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the environment: containers, networks, volumes, workspace and state entry."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import typer
 
@@ -20,9 +19,9 @@ PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 def logs(
     c: typer.Context,
     env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
-    services: Optional[list[str]] = typer.Argument(None, help="Services (default: all)."),
+    services: list[str] | None = typer.Argument(None, help="Services (default: all)."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Follow log output."),
-    tail: Optional[str] = typer.Option(None, "--tail", help="Lines from the end of each log."),
+    tail: str | None = typer.Option(None, "--tail", help="Lines from the end of each log."),
 ) -> None:
     """Show the environment's logs (docker compose logs)."""
     args = ["logs", *(["--follow"] if follow else []), *(["--tail", tail] if tail else [])]
@@ -34,14 +33,17 @@ def exec_(
     c: typer.Context,
     env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
     service: str = typer.Argument(..., help="Service to run the command in."),
-    command: Optional[list[str]] = typer.Argument(None, help="Command and arguments (default: sh); everything after SERVICE is the command's."),
+    command: list[str] | None = typer.Argument(
+        None, help="Command and arguments (default: sh); everything after SERVICE is the command's."),
     detach: bool = typer.Option(False, "-d", "--detach", help="Run the command in the background."),
-    env_vars: Optional[list[str]] = typer.Option(None, "-e", "--env", help="Set an environment variable (KEY=VALUE, repeatable)."),
-    index: Optional[int] = typer.Option(None, "--index", help="Which replica of the service."),
-    no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Do not allocate a TTY (the default when stdin or stdout is not a terminal)."),
+    env_vars: list[str] | None = typer.Option(
+        None, "-e", "--env", help="Set an environment variable (KEY=VALUE, repeatable)."),
+    index: int | None = typer.Option(None, "--index", help="Which replica of the service."),
+    no_tty: bool = typer.Option(
+        False, "-T", "--no-TTY", help="Do not allocate a TTY (the default when stdin or stdout is not a terminal)."),
     privileged: bool = typer.Option(False, "--privileged", help="Give extended privileges to the process."),
-    user: Optional[str] = typer.Option(None, "-u", "--user", help="Run the command as this user."),
-    workdir: Optional[str] = typer.Option(None, "-w", "--workdir", help="Working directory for the command."),
+    user: str | None = typer.Option(None, "-u", "--user", help="Run the command as this user."),
+    workdir: str | None = typer.Option(None, "-w", "--workdir", help="Working directory for the command."),
 ) -> None:
     """Run a command in a running service container (docker compose exec)."""
     tty = no_tty or not (sys.stdin.isatty() and sys.stdout.isatty())
@@ -57,7 +59,7 @@ def exec_(
 def compose_(
     c: typer.Context,
     env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
-    args: Optional[list[str]] = typer.Argument(None, help="Any docker compose command and its arguments."),
+    args: list[str] | None = typer.Argument(None, help="Any docker compose command and its arguments."),
 ) -> None:
     """Run any docker compose command against the environment's copy."""
     _compose_exec(c, env, list(args or []))

@@ -20,7 +20,9 @@ def doctor(
     fix: bool = typer.Option(False, "--fix", help="Repair what can be repaired."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove unknown labelled resources without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print {ok, checks: [...]} as JSON."),
-    adopt_foreign: bool = typer.Option(False, "--adopt-foreign", help="With --fix: also adopt environments of another cilo home on this engine (only if they are yours)."),
+    adopt_foreign: bool = typer.Option(
+        False, "--adopt-foreign", help=(
+            "With --fix: also adopt environments of another cilo home on this engine (only if they are yours).")),
 ) -> None:
     """Check engine, compose, state and DNS against each other; --fix repairs drift."""
     from .. import doctor as doc

@@ -14,12 +14,12 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from . import envnet
 from .. import override, ownership
-from ..state import store
 from ..engine.client import Engine, NetworkSpec
 from ..errors import CiloError
 from ..model import LABEL_HOME, ProjectModel, env_key, record_key
+from ..state import store
+from . import envnet
 
 Record = dict[str, Any]
 
@@ -41,7 +41,7 @@ def reserve(st: store.State, record: Record, model: ProjectModel,
         del nets[gone]
     missing = [k for k in sorted(want) if k not in nets]
     subnets = envnet.allocate_many(st, key, external, len(missing), envnet.record_subnets(record))
-    for k, subnet in zip(missing, subnets):
+    for k, subnet in zip(missing, subnets, strict=True):
         nets[k] = {"name": want[k], "subnet": subnet}
 
 

@@ -3,9 +3,10 @@
 An environment has its own network (the user's `default`) and one network of its own
 for each other network of the user's project that is not external, each on a /24 of
 cilo's pool, never one of dockerd's default address pools (which hold about 31
-networks for the whole engine, the user's own stacks included). A subnet is free only if it overlaps no docker network on the target engine, no host
-route and no other environment in state. Allocation happens inside the lock, so two
-concurrent creates never get the same subnet; the network itself is created outside
+networks for the whole engine, the user's own stacks included). A subnet is free only if
+it overlaps no docker network on the target engine, no host route and no other
+environment in state. Allocation happens inside the lock, so two concurrent creates
+never get the same subnet; the network itself is created outside
 the lock, and if the engine refuses it (someone took the range meanwhile) the subnet is
 released and the next free one tried, a bounded number of times.
 """
@@ -15,12 +16,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from . import subnets
 from ..engine.client import Engine, NetworkSpec
 from ..errors import CiloError, EngineError
 from ..model import LABEL_NETWORK, PARENT_DRIVERS, NetworkModel, cilo_labels, record_key
 from ..override import address_range
 from ..state.store import State
+from . import subnets
 
 # driver options that name something of the host, which a second network cannot have too
 HOST_GLOBAL_OPTS = ("com.docker.network.bridge.name",)

@@ -27,7 +27,7 @@ def check(entry):
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, str(exc), None
     if proc.returncode != 0:
-        lines = [l for l in proc.stderr.strip().splitlines() if "level=warning" not in l]
+        lines = [ln for ln in proc.stderr.strip().splitlines() if "level=warning" not in ln]
         return False, (lines[-1] if lines else f"exit {proc.returncode}"), None
     try:
         cfg = json.loads(proc.stdout)
@@ -47,8 +47,8 @@ def main(argv):
     for entry in entries:
         ok, err, cfg = check(entry)
         if ok:
-            n = lambda key: len(cfg.get(key) or {})
-            print(f"{entry['slug']:<{width}}  ok    {n('services'):>8}  {n('networks'):>8}  {n('volumes'):>7}")
+            n = {key: len(cfg.get(key) or {}) for key in ("services", "networks", "volumes")}
+            print(f"{entry['slug']:<{width}}  ok    {n['services']:>8}  {n['networks']:>8}  {n['volumes']:>7}")
         else:
             failed += 1
             print(f"{entry['slug']:<{width}}  FAIL  {err}")

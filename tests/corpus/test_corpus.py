@@ -267,7 +267,7 @@ def test_two_copies_beside_the_users_stack(corpus_project: dict[str, Any], docke
             cilo(*args, "up", env, cwd=p["cwd"], env=p.get("env") or None)
         for env in envs:
             _check_copy(p["name"], env, user_names, set(marks))
-        for vol, mark in marks.items():  # the copies' volumes are their own: no marker there
+        for vol in marks:  # the copies' volumes are their own: no marker there
             target = f"cilo_{p['name']}_{envs[0]}_{vol.removeprefix(p['name'] + '_')}"
             if _inspect("volume", target) if subprocess.run(
                     ["docker", "volume", "inspect", target], capture_output=True).returncode == 0 else []:

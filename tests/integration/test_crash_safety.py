@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import paths
-from compose_cilo.state import store
 from compose_cilo.errors import StateError
+from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project, need, sample_record
 
 WORKERS = 6

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo.dns import process, dnsmasq, zone, query
+from compose_cilo.dns import dnsmasq, process, query, zone
 from compose_cilo.errors import CiloError
 
 from .dns_fixtures import DnsEnv, dns_env, environment, envs_of, service, state_doc  # noqa: F401
@@ -324,8 +324,8 @@ def test_missing_dnsmasq_writes_files_and_reports(dns_env: DnsEnv, monkeypatch: 
 def test_dns_commands(dns_env: DnsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from compose_cilo.state import store
     from compose_cilo.cli.dns import dns_app
+    from compose_cilo.state import store
 
     with store.mutate() as st:
         st.environments()["shop/dev"] = shop_dev()

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from compose_cilo.engine.socketapi import resolve_host, socket_path
 from compose_cilo.engine.client import DockerOptions, Engine, NetworkSpec
+from compose_cilo.engine.socketapi import resolve_host, socket_path
 from compose_cilo.errors import EngineError
 
 pytestmark = pytest.mark.engine

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import lifecycle, paths, teardown
-from compose_cilo.state import store
 from compose_cilo.dns.process import free_port
 from compose_cilo.engine.client import Engine
 from compose_cilo.queries import Context
+from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project
 
 pytestmark = pytest.mark.engine

@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from compose_cilo import config
-from compose_cilo.dns import dnsmasq
-from compose_cilo.state import store
 from compose_cilo import settings as cilo_settings
 from compose_cilo.cli.app import run
+from compose_cilo.dns import dnsmasq
 from compose_cilo.errors import EngineError
+from compose_cilo.state import store
 from tests.conftest import sample_record
 
 

@@ -141,7 +141,8 @@ def test_only_running_local_environments_are_served() -> None:
     envs_of(doc)["shop/dev"]["status"] = "stopped"
     assert records(doc, "test").envs == {}
     doc["hosts"]["remote"] = {"id": "remote", "provider": "docker",
-                              "environments": {"blog/dev": environment("blog", "dev", "10.224.4.0/24", {"web": service("10.224.4.2")})}}
+                              "environments": {"blog/dev": environment(
+                                  "blog", "dev", "10.224.4.0/24", {"web": service("10.224.4.2")})}}
     assert records(doc, "test").envs == {}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from compose_cilo.dns import dnsmasq, zone, render
+from compose_cilo.dns import dnsmasq, render, zone
 from compose_cilo.errors import CiloError
 from tests.integration.dns_fixtures import environment, service, state_doc
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo.cli import app
-from compose_cilo.state import migrations, store, validation
 from compose_cilo import paths
+from compose_cilo.cli import app
 from compose_cilo.errors import CiloError, StateError, UsageError
+from compose_cilo.state import migrations, store, validation
 
 
 def v1_doc(source: str = "/src/shop") -> dict:

@@ -68,7 +68,8 @@ def test_overlap_is_reported_with_the_move_command() -> None:
 
 def test_orphans_adopted_when_labels_suffice_else_removed() -> None:
     adoptable = web(**{"com.docker.compose.project.working_dir": "/src/shop",
-                       "com.docker.compose.project.config_files": "/src/shop/compose.yaml,/h/envs/shop/dev/override.yml",
+                       "com.docker.compose.project.config_files":
+                           "/src/shop/compose.yaml,/h/envs/shop/dev/override.yml",
                        "cilo.profiles": "full"})
     checks = plan(doc(), Observed([adoptable], [NET], [VolumeInfo("v", dict(L))]))
     assert ids(checks) == [("orphan.container", "fail", ("adopt",)), ("orphan.network", "fail", ("adopt",)),

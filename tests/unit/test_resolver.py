@@ -9,8 +9,8 @@ import pytest
 
 from compose_cilo import config
 from compose_cilo.dns import resolver, upstreams
-from compose_cilo.errors import CiloError
 from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER, RESOLVED
+from compose_cilo.errors import CiloError
 
 
 def resolved_root(root: Path) -> Path:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from compose_cilo.cli import app
 from compose_cilo import config, paths, settings
+from compose_cilo.cli import app
 from compose_cilo.dns import dnsmasq, render, resolver, upstreams
-from compose_cilo.state import store
-from compose_cilo.errors import CiloError
 from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER
+from compose_cilo.errors import CiloError
+from compose_cilo.state import store
 from tests.conftest import need
 
 LONG = "a" * 5000

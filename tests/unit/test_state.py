@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import paths
-from compose_cilo.state import store, validation
 from compose_cilo.errors import StateError
+from compose_cilo.state import store, validation
 from tests.conftest import sample_record
-
 
 WEB = {"web": {"ip": "10.224.0.2", "container": None, "status": "not created",
                "ingress": True, "hostnames": [], "replicas": []}}

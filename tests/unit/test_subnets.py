@@ -6,7 +6,16 @@ import pytest
 
 from compose_cilo import config
 from compose_cilo.errors import CiloError
-from compose_cilo.network.subnets import SubnetsExhausted, Taken, allocate, candidates, configured_pool, env_prefix, overlapping, parse_pool
+from compose_cilo.network.subnets import (
+    SubnetsExhausted,
+    Taken,
+    allocate,
+    candidates,
+    configured_pool,
+    env_prefix,
+    overlapping,
+    parse_pool,
+)
 
 POOL = IPv4Network("10.224.0.0/16")
 
