@@ -117,7 +117,7 @@ def current_project(ctx: Context, ask_compose: bool = True,
     """The project of the working folder, cheaply when state already knows its files.
 
     With ask_compose=False, a folder whose files no environment uses gives None (it has
-    no environments) instead of asking compose for the name (~60 ms).
+    no environments) instead of asking compose for the name (a process).
     """
     if ctx.project:
         return check_project_name(ctx.project)

@@ -8,7 +8,8 @@ create (as root, `CILO_STATE_PATH=/tmp/x.json` once made /tmp private for every 
 issue 11 item 3), and it refuses to keep state where other users could swap it.
 
 The pure rules (`check_suffix`, `parse_upstream`) are used again where values are
-rendered into config files (dnsrender, resolver): defence in depth (issue 11 item 4).
+rendered into config files (rules.py, used by dns/render.py and dns/resolver.py): defence
+in depth (issue 11 item 4).
 Standard library only, nothing heavy: `list` and completion load this on every call.
 """
 
