@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
+
+from .errors import CiloError
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Network
 
 MAX_SUFFIX = 200  # room for <host>.<project>.<env>. under DNS's 253
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -14,6 +20,9 @@ SUFFIX_RULE = ("must be DNS labels joined by dots (lowercase letters, digits and
                f"characters each, not starting or ending with '-', at most {MAX_SUFFIX} in all, "
                "the last one not all digits), e.g. test or dev.internal")
 UPSTREAM_RULE = "not an IP address or IP#port (IPv6 scope: fe80::1%eth0)"
+MIN_POOL_PREFIX = 16  # the largest base subnet
+ENV_PREFIX = 24  # one environment's network
+EXAMPLE_POOL = "10.224.0.0/16"
 
 
 def shown(value: object, limit: int = 200) -> str:
@@ -52,3 +61,30 @@ def parse_upstream(value: str) -> str:
         raise ValueError(UPSTREAM_RULE)
     text = f"{addr}%{scope}" if pct else str(addr)
     return f"{text}#{int(port)}" if sep else text
+
+
+def parse_pool(text: str, source: str = "CILO_BASE_SUBNET or config base_subnet") -> IPv4Network:
+    """The base subnet: an IPv4 CIDR from /16 to /24 with no host bits set."""
+    import ipaddress  # not at import time: `list` with the default pool never needs it
+    value = str(text).strip()
+    where = f'base subnet "{value}" ({source})'
+    fix = f"use an IPv4 range from /{MIN_POOL_PREFIX} to /{ENV_PREFIX}, e.g. {EXAMPLE_POOL}"
+    try:
+        given = ipaddress.ip_interface(value)
+    except ValueError:
+        raise CiloError(f"{where} is not an IPv4 CIDR range; {fix}") from None
+    if "/" not in value:
+        raise CiloError(f"{where} has no prefix length; {fix}")
+    pool = given.network
+    if not isinstance(pool, ipaddress.IPv4Network):
+        raise CiloError(f"{where} is not an IPv4 range; {fix}")
+    if pool.prefixlen < MIN_POOL_PREFIX:
+        raise CiloError(f"{where} is larger than /{MIN_POOL_PREFIX}; {fix}")
+    if pool.prefixlen > ENV_PREFIX:
+        problem = f"is smaller than /{ENV_PREFIX} and cannot hold one environment"
+        raise CiloError(f"{where} {problem}; {fix}")
+    if given.ip != pool.network_address:
+        raise CiloError(f"{where} has host bits set; use {pool} instead")
+    if pool.is_loopback or pool.is_multicast or pool.is_reserved:
+        raise CiloError(f"{where} is a loopback, multicast or reserved range; {fix}")
+    return pool

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from .errors import CiloError
 from .folders import foreign_file, nearest, shared, unsafe_parent
-from .rules import SUFFIX_RULE, UPSTREAM_RULE, check_suffix, parse_upstream, shown
+from .rules import SUFFIX_RULE, UPSTREAM_RULE, check_suffix, parse_pool, parse_upstream, shown
 
 ENV = {
     "home": "CILO_HOME", "state_path": "CILO_STATE_PATH", "dns_config": "CILO_DNS_CONFIG",
@@ -253,8 +253,6 @@ def _subnet(ld: _Loader) -> tuple[str, str]:
         return "", source
     if value == DEFAULTS["base_subnet"]:
         return value, source  # no need to import ipaddress for `list`
-    from .network.subnets import parse_pool
-
     try:
         parse_pool(value, source if source != "default" else "default")
     except CiloError as e:

@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from . import envs, passthrough, system
 from .dns import dns_app
-from .session import EngineFactory, Session
+from .session import Session
 from .state import state_app
 
 app = typer.Typer(
@@ -101,11 +101,3 @@ def invoke(args: list[str], session: Session) -> int:
     code = app(args=_end_of_options(args), prog_name="docker cilo", standalone_mode=False,
                obj=session)
     return code if isinstance(code, int) else 0
-
-
-def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
-    """The typer app alone, no hot paths, inside the one boundary: tests drive every
-    command through it, handing in a fake engine."""
-    from .main import boundary
-
-    return boundary(argv, invoke, engine_factory)

@@ -22,6 +22,14 @@ def main(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
     return boundary(argv, _hot_or_full, engine_factory)
 
 
+def run(argv: list[str], engine_factory: EngineFactory | None = None) -> int:
+    """The typer app alone, no hot paths, inside the one boundary: tests drive every
+    command through it, handing in a fake engine."""
+    from .app import invoke
+
+    return boundary(argv, invoke, engine_factory)
+
+
 def boundary(argv: list[str], handler: Handler, engine_factory: EngineFactory | None = None) -> int:
     """Split docker's global options off argv, run handler, turn what it raises into a status."""
     if argv[:1] == ["docker-cli-plugin-metadata"]:

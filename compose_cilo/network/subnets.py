@@ -7,19 +7,14 @@ catch everything and a more specific docker route does not hijack anything from 
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Network
 from typing import NamedTuple
 
-from .. import config, paths
+from .. import settings
 from ..errors import CiloError
-
-MIN_POOL_PREFIX = 16
-ENV_PREFIX = 24
-EXAMPLE_POOL = "10.224.0.0/16"
+from ..rules import ENV_PREFIX, parse_pool
 
 # Routes this wide are default routes: 0.0.0.0/0 and the two /1 halves OpenVPN
 # installs for `redirect-gateway def1`. They overlap no network in particular.
@@ -87,42 +82,10 @@ class Taken(NamedTuple):
 # --- the pool ---------------------------------------------------------------------
 
 
-def parse_pool(text: str, source: str = "CILO_BASE_SUBNET or config base_subnet") -> IPv4Network:
-    """The base subnet: an IPv4 CIDR from /16 to /24 with no host bits set."""
-    value = str(text).strip()
-    where = f'base subnet "{value}" ({source})'
-    fix = f"use an IPv4 range from /{MIN_POOL_PREFIX} to /{ENV_PREFIX}, e.g. {EXAMPLE_POOL}"
-    try:
-        given = ipaddress.ip_interface(value)
-    except ValueError:
-        raise CiloError(f"{where} is not an IPv4 CIDR range; {fix}") from None
-    if "/" not in value:
-        raise CiloError(f"{where} has no prefix length; {fix}")
-    pool = given.network
-    if not isinstance(pool, IPv4Network):
-        raise CiloError(f"{where} is not an IPv4 range; {fix}")
-    if pool.prefixlen < MIN_POOL_PREFIX:
-        raise CiloError(f"{where} is larger than /{MIN_POOL_PREFIX}; {fix}")
-    if pool.prefixlen > ENV_PREFIX:
-        problem = f"is smaller than /{ENV_PREFIX} and cannot hold one environment"
-        raise CiloError(f"{where} {problem}; {fix}")
-    if given.ip != pool.network_address:
-        raise CiloError(f"{where} has host bits set; use {pool} instead")
-    if pool.is_loopback or pool.is_multicast or pool.is_reserved:
-        raise CiloError(f"{where} is a loopback, multicast or reserved range; {fix}")
-    return pool
-
-
-def pool_source() -> str:
-    """Where the configured base subnet comes from, for error messages."""
-    if os.environ.get(config.ENV_VARS["base_subnet"]):
-        return config.ENV_VARS["base_subnet"]
-    return f"base_subnet in {paths.cilo_home() / 'config.json'}"
-
-
 def configured_pool() -> IPv4Network:
     """The pool from CILO_BASE_SUBNET, then config.json, then the default."""
-    return parse_pool(config.base_subnet(), pool_source())
+    current = settings.current()
+    return parse_pool(current.base_subnet, current.base_subnet_source)
 
 
 def env_prefix(pool: IPv4Network) -> int:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from compose_cilo.cli.app import run
+from compose_cilo.cli.main import run
 from compose_cilo.errors import EngineError
 from compose_cilo.state import store
 from tests.conftest import sample_record

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from compose_cilo.cli import commands, fast
-from compose_cilo.cli.app import run
-from compose_cilo.cli.main import main
+from compose_cilo.cli.main import main, run
 from compose_cilo.state import store
 from tests.conftest import sample_record
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from compose_cilo import config
 from compose_cilo import settings as cilo_settings
-from compose_cilo.cli.app import run
+from compose_cilo.cli.main import run
 from compose_cilo.dns import dnsmasq
 from compose_cilo.errors import EngineError
 from compose_cilo.state import store

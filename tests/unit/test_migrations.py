@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import paths
-from compose_cilo.cli import app
+from compose_cilo.cli import main as app
 from compose_cilo.errors import CiloError, StateError, UsageError
 from compose_cilo.state import migrations, store, validation
 

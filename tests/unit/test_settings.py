@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compose_cilo import config, paths, settings
-from compose_cilo.cli import app
+from compose_cilo.cli import main as app
 from compose_cilo.dns import dnsmasq, render, resolver, upstreams
 from compose_cilo.dns.resolver import MACOS, NETWORKMANAGER
 from compose_cilo.errors import CiloError
