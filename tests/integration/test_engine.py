@@ -2,7 +2,7 @@
 
 "api" (SocketEngine) speaks to the local socket directly; "cli" (WhalesEngine) goes
 through python-on-whales and the docker CLI (what tcp/ssh/TLS engines use). Both must
-return the same small types.
+return the same small types and raise the same typed errors.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from compose_cilo.engine.client import DockerOptions, EngineAPI, NetworkSpec, co
 from compose_cilo.engine.socketapi import resolve_host, socket_path
 from compose_cilo.engine.socketengine import SocketEngine
 from compose_cilo.engine.whalesengine import WhalesEngine
-from compose_cilo.errors import EngineError
+from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
 
 pytestmark = pytest.mark.engine
 
@@ -116,3 +116,50 @@ def test_removing_what_is_already_gone_is_fine(engine: EngineAPI, unique: str) -
     engine.remove_volumes([f"cilo_gone_{unique}"])
     engine.remove_containers([f"cilo_gone_{unique}"])
 
+
+@pytest.mark.parametrize("api", ["api", "cli"])
+def test_unreachable_engine_is_engine_unreachable(api: str, engine_available: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CILO_ENGINE_API", api)
+    eng = connect(DockerOptions(host="unix:///nonexistent.sock"))
+    with pytest.raises(EngineUnreachable, match="cannot reach the Docker engine"):
+        eng.networks()
+    with pytest.raises(EngineUnreachable):
+        eng.version()
+
+
+def _free_subnet(engine: EngineAPI) -> str:
+    """A /24 of 10.250.0.0/16 that no network on the engine overlaps (others share it)."""
+    import ipaddress
+
+    taken = [ipaddress.ip_network(s, strict=False) for n in engine.networks() for s in n.subnets
+             if ":" not in s]
+    for candidate in ipaddress.ip_network("10.250.0.0/16").subnets(new_prefix=24):
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    pytest.fail("no free /24 in 10.250.0.0/16 on this engine")
+
+
+def test_refusals_are_typed(engine: EngineAPI, unique: str) -> None:
+    """An overlapping subnet is a SubnetConflict (the retry moves on); a taken name is
+    a Conflict; neither leaves a network behind."""
+    name = f"cilo_seamtyped_{unique}"
+    subnet = _free_subnet(engine)
+    prefix = subnet.rsplit(".", 1)[0]
+    labels = {"cilo.project": f"seamt{unique}"}
+
+    def spec(net: str, sub: str) -> NetworkSpec:
+        base = sub.rsplit(".", 1)[0]
+        return NetworkSpec(net, sub, f"{base}.1", f"{base}.128/25", labels)
+
+    engine.create_network(spec(name, subnet))
+    try:
+        with pytest.raises(SubnetConflict, match=f"creating docker network {name}b"):
+            engine.create_network(spec(name + "b", subnet))
+        other = _free_subnet(engine)
+        assert not other.startswith(prefix + ".")
+        with pytest.raises(Conflict, match=f"creating docker network {name}"):
+            engine.create_network(spec(name, other))
+    finally:
+        engine.remove_networks([name, name + "b"])
+    assert engine.networks(labels) == []
