@@ -25,6 +25,24 @@ class EngineError(CiloError):
     """The Docker engine or compose refused or failed a request."""
 
 
+class EngineUnreachable(EngineError):
+    """The engine does not answer: not running, another host or context, or its socket
+    refuses this user. Nothing was asked of it, so nothing changed."""
+
+
+class NotFound(EngineError):
+    """The object named does not exist (any more): to a removal, the work is done."""
+
+
+class Conflict(EngineError):
+    """The name is already taken by another object of the same kind."""
+
+
+class SubnetConflict(EngineError):
+    """The engine refused a network's subnet: it overlaps another network or one of the
+    engine's address pools, so another free subnet may still be accepted."""
+
+
 def report(err: CiloError) -> int:
     """The one way a known error reaches the user: one line on stderr, its exit status."""
     print(f"error: {err}", file=sys.stderr)

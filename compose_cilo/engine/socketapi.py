@@ -2,7 +2,7 @@
 
 Listing networks or containers through the docker CLI costs a process per call and,
 through python-on-whales, ~250 ms of imports; one HTTP request on the socket costs a few
-milliseconds. engine.py uses this when the engine is a local socket and falls back to
+milliseconds. socketengine.py uses this when the engine is a local socket and falls back to
 python-on-whales for anything else (tcp, ssh, TLS).
 """
 
@@ -40,7 +40,8 @@ def _read_response(sock: socket.socket) -> tuple[int, bytes]:
 
 
 def _dechunk(body: bytes) -> bytes:
-    out, pos = [], 0
+    out: list[bytes] = []
+    pos = 0
     while True:
         end = body.index(b"\r\n", pos)
         size = int(body[pos:end].split(b";")[0], 16)

@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Callable
 
 from ..engine.client import Engine, NetworkSpec
-from ..errors import CiloError, EngineError
+from ..errors import CiloError, SubnetConflict
 from ..model import LABEL_NETWORK, PARENT_DRIVERS, NetworkModel, cilo_labels, record_key
 from ..override import address_range
 from ..state.store import State
@@ -132,11 +132,6 @@ def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[
     return out
 
 
-def is_overlap_refusal(err: EngineError) -> bool:
-    text = str(err).lower()
-    return "overlap" in text or "pool" in text and "address" in text
-
-
 def create_with_retry(
     engine: Engine,
     spec_for: Callable[[str], NetworkSpec],
@@ -151,9 +146,7 @@ def create_with_retry(
         try:
             engine.create_network(spec)
             return subnet
-        except EngineError as e:
-            if not is_overlap_refusal(e):
-                raise
+        except SubnetConflict:
             refused.append(ipaddress.IPv4Network(subnet))
             subnet = reallocate(refused)
     raise CiloError(

@@ -1,7 +1,8 @@
-"""The engine seam itself, on the real engine, through both of its paths.
+"""The engine seam itself, on the real engine, through both of its implementations.
 
-"api" speaks to the local socket directly; "cli" goes through python-on-whales and the
-docker CLI (what tcp/ssh/TLS engines use). Both must return the same small types.
+"api" (SocketEngine) speaks to the local socket directly; "cli" (WhalesEngine) goes
+through python-on-whales and the docker CLI (what tcp/ssh/TLS engines use). Both must
+return the same small types and raise the same typed errors.
 """
 
 from __future__ import annotations
@@ -11,23 +12,25 @@ import subprocess
 
 import pytest
 
-from compose_cilo.engine.client import DockerOptions, Engine, NetworkSpec
+from compose_cilo.engine.client import DockerOptions, EngineAPI, NetworkSpec, connect
 from compose_cilo.engine.socketapi import resolve_host, socket_path
-from compose_cilo.errors import EngineError
+from compose_cilo.engine.socketengine import SocketEngine
+from compose_cilo.engine.whalesengine import WhalesEngine
+from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(params=["api", "cli"])
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-           engine_available: None) -> Engine:
+           engine_available: None) -> EngineAPI:
     monkeypatch.setenv("CILO_ENGINE_API", request.param)
-    eng = Engine()
-    assert (eng._api() is not None) == (request.param == "api")
+    eng = connect(DockerOptions())
+    assert isinstance(eng, SocketEngine if request.param == "api" else WhalesEngine)
     return eng
 
 
-def test_network_lifecycle_and_labels(engine: Engine, unique: str, test_image: str) -> None:
+def test_network_lifecycle_and_labels(engine: EngineAPI, unique: str, test_image: str) -> None:
     name = f"cilo_seam_{unique}"
     labels = {"cilo": "true", "cilo.project": f"seam{unique}", "cilo.environment": "e"}
     engine.create_network(NetworkSpec(name, "10.251.7.0/24", "10.251.7.1", "10.251.7.128/25", labels))
@@ -57,7 +60,7 @@ def test_network_lifecycle_and_labels(engine: Engine, unique: str, test_image: s
     assert engine.networks({"cilo.project": f"seam{unique}"}) == []
 
 
-def test_network_flags_and_options_reach_the_engine(engine: Engine, unique: str) -> None:
+def test_network_flags_and_options_reach_the_engine(engine: EngineAPI, unique: str) -> None:
     """The user's driver flags and options are what cilo creates a copy's network with."""
     name = f"cilo_seamflags_{unique}"
     spec = NetworkSpec(name, "10.251.9.0/24", "10.251.9.1", "10.251.9.128/25",
@@ -75,7 +78,7 @@ def test_network_flags_and_options_reach_the_engine(engine: Engine, unique: str)
         engine.remove_networks([name])
 
 
-def test_volumes(engine: Engine, unique: str) -> None:
+def test_volumes(engine: EngineAPI, unique: str) -> None:
     name = f"cilo_seam_vol_{unique}"
     subprocess.run(["docker", "volume", "create", "--label", f"cilo.project=seam{unique}", name],
                    check=True, capture_output=True)
@@ -85,7 +88,7 @@ def test_volumes(engine: Engine, unique: str) -> None:
 
 
 def test_unreachable_engine_is_a_clear_error(engine_available: None, tmp_path) -> None:
-    eng = Engine(DockerOptions(host=f"unix://{tmp_path}/nothing.sock"))
+    eng = connect(DockerOptions(host=f"unix://{tmp_path}/nothing.sock"))
     with pytest.raises(EngineError, match="cannot reach the Docker engine"):
         eng.networks()
 
@@ -107,8 +110,56 @@ def test_context_resolution(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_host(None, None, str(tmp_path)) == "unix:///r.sock"
 
 
-def test_removing_what_is_already_gone_is_fine(engine: Engine, unique: str) -> None:
+def test_removing_what_is_already_gone_is_fine(engine: EngineAPI, unique: str) -> None:
     """Two destroys racing (or a user's `docker rm`) must not fail the second one."""
     engine.remove_networks([f"cilo_gone_{unique}"])
     engine.remove_volumes([f"cilo_gone_{unique}"])
     engine.remove_containers([f"cilo_gone_{unique}"])
+
+
+@pytest.mark.parametrize("api", ["api", "cli"])
+def test_unreachable_engine_is_engine_unreachable(api: str, engine_available: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CILO_ENGINE_API", api)
+    eng = connect(DockerOptions(host="unix:///nonexistent.sock"))
+    with pytest.raises(EngineUnreachable, match="cannot reach the Docker engine"):
+        eng.networks()
+    with pytest.raises(EngineUnreachable):
+        eng.version()
+
+
+def _free_subnet(engine: EngineAPI) -> str:
+    """A /24 of 10.250.0.0/16 that no network on the engine overlaps (others share it)."""
+    import ipaddress
+
+    taken = [ipaddress.ip_network(s, strict=False) for n in engine.networks() for s in n.subnets
+             if ":" not in s]
+    for candidate in ipaddress.ip_network("10.250.0.0/16").subnets(new_prefix=24):
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    pytest.fail("no free /24 in 10.250.0.0/16 on this engine")
+
+
+def test_refusals_are_typed(engine: EngineAPI, unique: str) -> None:
+    """An overlapping subnet is a SubnetConflict (the retry moves on); a taken name is
+    a Conflict; neither leaves a network behind."""
+    name = f"cilo_seamtyped_{unique}"
+    subnet = _free_subnet(engine)
+    prefix = subnet.rsplit(".", 1)[0]
+    labels = {"cilo.project": f"seamt{unique}"}
+
+    def spec(net: str, sub: str) -> NetworkSpec:
+        base = sub.rsplit(".", 1)[0]
+        return NetworkSpec(net, sub, f"{base}.1", f"{base}.128/25", labels)
+
+    engine.create_network(spec(name, subnet))
+    try:
+        with pytest.raises(SubnetConflict, match=f"creating docker network {name}b"):
+            engine.create_network(spec(name + "b", subnet))
+        other = _free_subnet(engine)
+        assert not other.startswith(prefix + ".")
+        with pytest.raises(Conflict, match=f"creating docker network {name}"):
+            engine.create_network(spec(name, other))
+    finally:
+        engine.remove_networks([name, name + "b"])
+    assert engine.networks(labels) == []

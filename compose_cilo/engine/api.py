@@ -1,0 +1,118 @@
+"""The one engine interface: exactly what cilo asks of Docker and compose, and the
+project's own small types it answers with.
+
+Two implementations (socketengine.SocketEngine, whalesengine.WhalesEngine) and the
+tests' fake satisfy it; `client.connect()` picks one. Failures are typed (errors.py):
+EngineUnreachable, NotFound, Conflict and SubnetConflict are all EngineErrors, so a
+caller catches only what it can act on and lets the rest reach the CLI's boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from ..model import COMPOSE_SERVICE_LABEL, LABEL_SERVICE
+
+if TYPE_CHECKING:
+    from ..project import ComposeTarget
+    from .options import DockerOptions
+
+
+class ContainerInfo(NamedTuple):
+    id: str
+    name: str
+    service: str
+    state: str  # running, exited, created, restarting, paused, dead
+    addresses: dict[str, str]  # network name -> IPv4 address
+    labels: dict[str, str]
+    image: str = ""
+
+
+def service_of(labels: dict[str, str]) -> str:
+    """The compose service a container runs (cilo's own label for containers it made)."""
+    return labels.get(COMPOSE_SERVICE_LABEL, labels.get(LABEL_SERVICE, ""))
+
+
+class NetworkInfo(NamedTuple):
+    id: str
+    name: str
+    subnets: tuple[str, ...]
+    labels: dict[str, str]
+
+
+class NetworkSpec(NamedTuple):
+    """A network cilo creates: its own subnet, the user's driver, flags and options."""
+
+    name: str
+    subnet: str
+    gateway: str
+    ip_range: str
+    labels: dict[str, str]
+    driver: str = "bridge"
+    options: dict[str, str] = {}
+    internal: bool = False
+    attachable: bool = False
+    ipv6_subnet: str | None = None
+    ipam_driver: str = "default"
+    ipam_options: dict[str, str] = {}
+
+
+class VolumeInfo(NamedTuple):
+    name: str
+    labels: dict[str, str]
+
+
+class EngineAPI(Protocol):
+    """One Docker engine, addressed with the user's global docker options."""
+
+    opts: DockerOptions
+
+    # compose, always a `docker compose` process (compose.ComposeRunner)
+    def compose_config(self, target: ComposeTarget, *, interpolate: bool = True) -> dict[str, Any]:
+        """The fully resolved project (all profiles); `interpolate=False` keeps variables
+        and `env_file` entries as written."""
+        ...
+
+    def compose_version(self) -> str: ...
+
+    def compose_up(self, target: ComposeTarget, *, build: bool, recreate: bool) -> None: ...
+
+    def compose_stop(self, target: ComposeTarget) -> None: ...
+
+    def compose_down(self, target: ComposeTarget, *, volumes: bool = True) -> None: ...
+
+    def compose_argv(self, target: ComposeTarget) -> list[str]:
+        """The docker compose command line for `target`, for commands run in the foreground."""
+        ...
+
+    def remove_folder(self, folder: Path, image: str) -> None:
+        """Remove a folder through a short-lived container of `image` (files a container
+        wrote as a user this process is not)."""
+        ...
+
+    # engine objects
+    def version(self) -> str: ...
+
+    def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
+        """Networks (all, or those with all `labels`), sorted by name, in one call."""
+        ...
+
+    def containers(self, labels: dict[str, str]) -> list[ContainerInfo]: ...
+
+    def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]: ...
+
+    def create_network(self, spec: NetworkSpec) -> None:
+        """Raises SubnetConflict when the engine refuses the subnet, Conflict when the
+        name is taken."""
+        ...
+
+    def remove_networks(self, names: Sequence[str]) -> None:
+        """What is already gone counts as removed (a racing destroy, a user's `docker rm`);
+        so for remove_volumes and remove_containers."""
+        ...
+
+    def remove_volumes(self, names: Sequence[str]) -> None: ...
+
+    def remove_containers(self, ids: Sequence[str]) -> None: ...

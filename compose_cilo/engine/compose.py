@@ -1,0 +1,122 @@
+"""compose, always a plain `docker compose` process: the half of the engine interface
+both implementations share.
+
+compose's own output streams to the user. Through python-on-whales the same process
+would cost its pydantic models' import just to build the command line, so neither
+implementation goes through it: each holds one ComposeRunner (EngineCommon).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineError
+from ..project import dotenv_files
+from .options import DockerOptions
+
+if TYPE_CHECKING:
+    from ..project import ComposeTarget
+
+
+class ComposeRunner:
+    """Runs compose (and the docker CLI's `run`) for one engine's docker options."""
+
+    def __init__(self, opts: DockerOptions) -> None:
+        self.opts = opts
+
+    def run(self, argv: list[str], action: str, *, capture: bool,
+            env: dict[str, str] | None = None) -> str:
+        """Run `argv`; its stdout when `capture`, else its output goes to the user."""
+        import subprocess
+
+        try:
+            proc = subprocess.run(argv, capture_output=capture, text=True, env=env, check=False)
+        except FileNotFoundError:
+            raise EngineError(f"{argv[0]} not found; install Docker") from None
+        if proc.returncode != 0:
+            if not capture:
+                raise EngineError(f"{action} failed (exit {proc.returncode}); see compose's output above")
+            lines = [ln for ln in proc.stderr.strip().splitlines() if "level=warning" not in ln]
+            raise EngineError(f"{action} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        return proc.stdout if capture else ""
+
+    def argv(self, target: ComposeTarget) -> list[str]:
+        argv = [*self.opts.argv(), "compose", "--project-directory", target.project_dir]
+        for f in target.files:
+            argv += ["--file", f]
+        for f in dotenv_files(target):
+            argv += ["--env-file", f]
+        for p in target.profiles:
+            argv += ["--profile", p]
+        if target.project_name:
+            argv += ["--project-name", target.project_name]
+        return argv
+
+    def config(self, target: ComposeTarget, *, interpolate: bool) -> dict[str, Any]:
+        import json
+
+        argv = [*self.argv(target._replace(profiles=("*",))), "config", "--format", "json",
+                *(["--no-interpolate"] * (not interpolate))]
+        plugin = self.opts.compose_plugin()
+        env = None
+        if plugin:
+            # `config` needs no engine: run the compose plugin itself, standalone, instead
+            # of the docker CLI that would start it (and ask its metadata) first. Without
+            # the plugin protocol's variables, or it would expect to be called as a plugin.
+            argv = [plugin, *argv[argv.index("compose") + 1 :]]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_CLI_PLUGIN_")}
+        try:
+            out = self.run(argv, f"docker compose config of {', '.join(target.files)}",
+                           capture=True, env=env)
+        except EngineError as e:
+            raise EngineError(f"{e}; fix the compose file (docker compose config shows the same)") from None
+        return json.loads(out)
+
+    def compose(self, target: ComposeTarget, command: str, *args: str) -> None:
+        """`docker compose COMMAND ARGS` for `target`, in the foreground."""
+        self.run([*self.argv(target), command, *args],
+                 f"docker compose {command} of {target.project_name}", capture=False)
+
+    def version(self) -> str:
+        argv = [*self.opts.argv(), "compose", "version", "--short"]
+        return self.run(argv, "docker compose version", capture=True).strip()
+
+    def remove_folder(self, folder: Path, image: str) -> None:
+        """Through a container that mounts only the folder's parent, as root, offline."""
+        argv = [*self.opts.argv(), "run", "--rm", "--user", "0:0", "--network", "none",
+                "--entrypoint", "rm", "-v", f"{folder.parent}:/cilo-parent", image,
+                "-rf", f"/cilo-parent/{folder.name}"]
+        self.run(argv, f"removing {folder} through a container of {image}", capture=True)
+
+
+class EngineCommon:
+    """What both implementations do alike: hold the docker options, run compose."""
+
+    def __init__(self, opts: DockerOptions, runner: ComposeRunner | None = None) -> None:
+        self.opts = opts
+        self.runner = runner or ComposeRunner(opts)
+
+    def compose_config(self, target: ComposeTarget, *, interpolate: bool = True) -> dict[str, Any]:
+        return self.runner.config(target, interpolate=interpolate)
+
+    def compose_version(self) -> str:
+        return self.runner.version()
+
+    def compose_up(self, target: ComposeTarget, *, build: bool, recreate: bool) -> None:
+        flags = ["--build"] * build + ["--force-recreate"] * recreate
+        self.runner.compose(target, "up", "--detach", "--remove-orphans", *flags)
+
+    def compose_stop(self, target: ComposeTarget) -> None:
+        self.runner.compose(target, "stop")
+
+    def compose_down(self, target: ComposeTarget, *, volumes: bool = True) -> None:
+        self.runner.compose(target, "down", "--remove-orphans", "--timeout", "10",
+                            *["--volumes"] * volumes)
+
+    def compose_argv(self, target: ComposeTarget) -> list[str]:
+        return self.runner.argv(target)
+
+    def remove_folder(self, folder: Path, image: str) -> None:
+        self.runner.remove_folder(folder, image)
