@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import ownership, paths, workspace
 from .dns import labels
-from .engine.client import ContainerInfo
+from .engine.api import ContainerInfo
 from .errors import CiloError
 from .model import namespace_root
 from .names import compose_project_name

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .engine.client import Engine
+from .engine.api import EngineAPI
 from .errors import CiloError
 from .model import env_key, env_labels
 from .names import check_env_name, check_project_name
@@ -77,7 +77,7 @@ class Context:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineAPI,
         compose: ComposeOptions | None = None,
         project: str | None = None,  # --project NAME: address an existing environment
         cwd: Path | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from . import ownership
-from .engine.client import ContainerInfo, NetworkInfo, VolumeInfo
+from .engine.api import ContainerInfo, NetworkInfo, VolumeInfo
 from .model import (
     COMPOSE_FILES_LABEL,
     COMPOSE_NETWORK_LABEL,

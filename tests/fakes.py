@@ -8,7 +8,10 @@ top-level sections, `name`, services with networks, profiles and container names
 addresses) and starts one container per service, labelled as compose labels them.
 
 Its `calls` list records what was asked, so tests can assert, say, that a destroy
-removed only labelled objects. `fail` makes a named method raise EngineError once.
+removed only labelled objects, or that a refused command asked the engine nothing.
+`fail` makes a named method raise once (a message: an EngineError; or the exception
+given); `FakeEngine(unreachable=MESSAGE)` is an engine every call to which fails as a
+stopped dockerd does. It implements `EngineAPI` (tests/unit/test_fakes.py checks the signatures).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 
 import yaml
 
-from compose_cilo.engine.client import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
-from compose_cilo.errors import EngineError
+from compose_cilo.engine.api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
+from compose_cilo.engine.options import DockerOptions
+from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
 from compose_cilo.model import COMPOSE_FILES_LABEL, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, COMPOSE_WORKDIR_LABEL
 from compose_cilo.project import ComposeTarget
 
@@ -58,18 +62,23 @@ def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
 class FakeEngine:
     """Docker and compose in memory (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unreachable: str | None = None) -> None:
+        self.opts = DockerOptions()
+        self.unreachable = unreachable  # every call fails with EngineUnreachable(this)
         self.networks_: dict[str, NetworkInfo] = {}
         self.containers_: dict[str, ContainerInfo] = {}
         self.volumes_: dict[str, VolumeInfo] = {}
         self.calls: list[tuple[str, Any]] = []
-        self.fail: dict[str, str] = {}  # method -> message of the EngineError it raises once
+        self.fail: dict[str, str | Exception] = {}  # method -> what it raises, once
         self._ids = itertools.count(1)
 
     def _call(self, name: str, arg: Any = None) -> None:
         self.calls.append((name, arg))
+        if self.unreachable:
+            raise EngineUnreachable(self.unreachable)
         if name in self.fail:
-            raise EngineError(self.fail.pop(name))
+            failure = self.fail.pop(name)
+            raise failure if isinstance(failure, Exception) else EngineError(failure)
 
     # --- compose ------------------------------------------------------------------------
 
@@ -157,11 +166,11 @@ class FakeEngine:
     def create_network(self, spec: NetworkSpec) -> None:
         self._call("create_network", spec)
         if spec.name in self.networks_:
-            raise EngineError(f"network with name {spec.name} already exists")
+            raise Conflict(f"network with name {spec.name} already exists")
         new = ipaddress.IPv4Network(spec.subnet)
         for other in self.networks_.values():
             if any(new.overlaps(ipaddress.IPv4Network(s)) for s in other.subnets):
-                raise EngineError(f"Pool overlaps with other one on this address space ({other.name})")
+                raise SubnetConflict(f"Pool overlaps with other one on this address space ({other.name})")
         self.networks_[spec.name] = NetworkInfo(f"n{next(self._ids)}", spec.name, (spec.subnet,),
                                                 dict(spec.labels))
 

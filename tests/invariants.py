@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from compose_cilo import override
-from compose_cilo.engine.client import NetworkSpec
+from compose_cilo.engine.api import NetworkSpec
 from compose_cilo.model import ProjectModel, container_names, model_from_config, namespace_root
 from compose_cilo.network import envnet
 

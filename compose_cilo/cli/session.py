@@ -36,12 +36,12 @@ class Session:
         return self._context
 
     def _make_context(self, p: Mapping[str, Any]) -> Context:
-        from ..engine.client import Engine
+        from ..engine.client import connect
         from ..names import check_project_name
         from ..project import ComposeOptions
         from ..queries import Context
 
-        engine = self.engine_factory() if self.engine_factory else Engine(self.docker)
+        engine = self.engine_factory() if self.engine_factory else connect(self.docker)
         return Context(
             engine=engine,
             compose=ComposeOptions(

@@ -12,13 +12,9 @@ no heavy import.
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from .api import ContainerInfo, EngineAPI, NetworkInfo, NetworkSpec, VolumeInfo
+from .api import EngineAPI
 from .options import DockerOptions
-
-__all__ = ["ContainerInfo", "DockerOptions", "Engine", "EngineAPI", "NetworkInfo", "NetworkSpec",
-           "VolumeInfo", "connect"]
 
 
 def connect(opts: DockerOptions) -> EngineAPI:
@@ -34,18 +30,3 @@ def connect(opts: DockerOptions) -> EngineAPI:
     from .whalesengine import WhalesEngine
 
     return WhalesEngine(opts)
-
-
-class Engine:
-    """`Engine(opts)`, as callers wrote it before connect(): the engine connect() picks.
-
-    Kept so that code written against the old class merges unchanged; new code calls
-    connect() and takes an EngineAPI.
-    """
-
-    def __init__(self, opts: DockerOptions | None = None) -> None:
-        self.impl = connect(opts or DockerOptions())
-        self.opts = self.impl.opts
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.impl, name)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import override, ownership
-from ..engine.client import Engine, NetworkSpec
+from ..engine.api import EngineAPI, NetworkSpec
 from ..errors import CiloError
 from ..model import LABEL_HOME, ProjectModel, env_key, record_key
 from ..state import store
@@ -60,7 +60,7 @@ def _spec_for(record: Record, model: ProjectModel, key: str | None,
         name, subnet, compose_key, record["project"], record["name"], user, home)
 
 
-def _reallocate(engine: Engine, record: Record, key: str | None, routes: Callable[[], list[Any]]
+def _reallocate(engine: EngineAPI, record: Record, key: str | None, routes: Callable[[], list[Any]]
                 ) -> Callable[[list[ipaddress.IPv4Network]], str]:
     env = env_key(record["project"], record["name"])
 
@@ -79,7 +79,7 @@ def _reallocate(engine: Engine, record: Record, key: str | None, routes: Callabl
     return reallocate
 
 
-def ensure(engine: Engine, record: Record, model: ProjectModel, home: str | None,
+def ensure(engine: EngineAPI, record: Record, model: ProjectModel, home: str | None,
            routes: Callable[[], list[Any]]) -> Record:
     """Create each of the copy's networks that the engine lacks; returns the record with
     the subnets they got (another one when the engine refused the recorded one).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from ..engine.client import Engine, NetworkSpec
+from ..engine.api import EngineAPI, NetworkSpec
 from ..errors import CiloError, SubnetConflict
 from ..model import LABEL_NETWORK, PARENT_DRIVERS, NetworkModel, cilo_labels, record_key
 from ..override import address_range
@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 5
 
 
 def engine_taken(
-    engine: Engine, host_routes: list[subnets.Taken], own_network: str | None = None,
+    engine: EngineAPI, host_routes: list[subnets.Taken], own_network: str | None = None,
     own_subnet: str | None = None,
 ) -> list[subnets.Taken]:
     """Docker networks' subnets (one batched call) and the host's routes.
@@ -133,7 +133,7 @@ def drift(records: list[dict], external: list[subnets.Taken]) -> dict[str, list[
 
 
 def create_with_retry(
-    engine: Engine,
+    engine: EngineAPI,
     spec_for: Callable[[str], NetworkSpec],
     subnet: str,
     reallocate: Callable[[list[ipaddress.IPv4Network]], str],

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from compose_cilo.engine.client import Engine
+from compose_cilo.engine.client import connect
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.lifecycle import new_record, user_target
 from compose_cilo.project import ComposeOptions, model_from_config, resolve_target
 
@@ -120,7 +121,7 @@ CASES = {
 def plain_config(cwd: Path, args: tuple[str, ...], env: dict[str, str]) -> dict[str, Any]:
     import os
 
-    plugin = Engine().opts.compose_plugin()
+    plugin = DockerOptions().compose_plugin()
     assert plugin, "no docker-compose plugin found"
     proc = subprocess.run([plugin, "--profile", "*", *args, "config", "--format", "json"],
                           cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
@@ -140,7 +141,7 @@ def test_cilo_loads_the_project_compose_loads(name: str, tmp_path: Path, engine_
 
     for key, value in case.env.items():
         monkeypatch.setenv(key, value)
-    engine = Engine()
+    engine = connect(DockerOptions())
     target = resolve_target(case.opts(root), cwd)
     model = model_from_config(engine.compose_config(target))
     record = new_record(target, model.name, "dev", "10.224.0.0/24", copy=False)

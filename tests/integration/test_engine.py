@@ -12,7 +12,9 @@ import subprocess
 
 import pytest
 
-from compose_cilo.engine.client import DockerOptions, EngineAPI, NetworkSpec, connect
+from compose_cilo.engine.api import EngineAPI, NetworkSpec
+from compose_cilo.engine.client import connect
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.engine.socketapi import resolve_host, socket_path
 from compose_cilo.engine.socketengine import SocketEngine
 from compose_cilo.engine.whalesengine import WhalesEngine

@@ -13,7 +13,8 @@ import pytest
 
 from compose_cilo import lifecycle, paths, teardown
 from compose_cilo.dns.process import free_port
-from compose_cilo.engine.client import Engine
+from compose_cilo.engine.client import connect
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.queries import Context
 from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project
@@ -113,7 +114,7 @@ def test_adopt_foreign_only_when_asked(two_homes: tuple[Path, dict[str, str]], c
 @pytest.fixture
 def copy_env(tmp_path: Path, test_image: str, unique: str) -> Iterator[tuple[Context, str]]:
     proj = copy_project("plain", tmp_path)
-    ctx = Context(Engine(), cwd=proj, say=lambda msg: None)
+    ctx = Context(connect(DockerOptions()), cwd=proj, say=lambda msg: None)
     env = f"d-{unique}"
     lifecycle.up(ctx, env, copy=True)
     try:

@@ -7,24 +7,13 @@ import json
 import pytest
 
 from compose_cilo.cli.main import run
-from compose_cilo.errors import EngineError
 from compose_cilo.state import store
 from tests.conftest import sample_record
+from tests.fakes import FakeEngine
 
 
-class FakeEngine:
-    """Answers the few engine queries read-only commands make."""
-
-    def networks(self, labels=None):
-        return []
-
-    def containers(self, labels):
-        return []
-
-
-class DeadEngine(FakeEngine):
-    def networks(self, labels=None):
-        raise EngineError("cannot reach the Docker engine (fake); start dockerd")
+def DeadEngine() -> FakeEngine:
+    return FakeEngine(unreachable="cannot reach the Docker engine (fake); start dockerd")
 
 
 def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,16 +13,7 @@ from compose_cilo.cli import commands, fast
 from compose_cilo.cli.main import main, run
 from compose_cilo.state import store
 from tests.conftest import sample_record
-
-
-class FakeEngine:
-    """Answers the engine queries `list` makes: no networks, no containers."""
-
-    def networks(self, labels: object = None) -> list[object]:
-        return []
-
-    def containers(self, labels: object) -> list[object]:
-        return []
+from tests.fakes import FakeEngine
 
 
 def completion(capsys: pytest.CaptureFixture[str], *words: str) -> list[str]:

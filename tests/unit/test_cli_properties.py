@@ -31,18 +31,14 @@ from compose_cilo import config
 from compose_cilo import settings as cilo_settings
 from compose_cilo.cli.main import run
 from compose_cilo.dns import dnsmasq
-from compose_cilo.errors import EngineError
 from compose_cilo.state import store
 from tests.conftest import sample_record
+from tests.fakes import FakeEngine
 
 
-class RefusingEngine:
+def RefusingEngine() -> FakeEngine:
     """Every engine call fails the way an unreachable engine fails."""
-
-    def __getattr__(self, name: str) -> object:
-        def refuse(*args: object, **kwargs: object) -> object:
-            raise EngineError(f"cannot reach the Docker engine (test refuses {name}); start dockerd")
-        return refuse
+    return FakeEngine(unreachable="cannot reach the Docker engine (test refuses it); start dockerd")
 
 
 HOSTILE = ["", " ", "-", "--", "..", "/", "a/b", "a\nb", "x\x00y", "#", "%", "\x1b[31m", "é",

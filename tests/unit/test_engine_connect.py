@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from compose_cilo.engine.api import EngineAPI
-from compose_cilo.engine.client import DockerOptions, Engine, connect
+from compose_cilo.engine.client import connect
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.engine.socketengine import SocketEngine
 from compose_cilo.engine.whalesengine import WhalesEngine
 from compose_cilo.project import ComposeTarget
@@ -41,7 +42,7 @@ def test_connecting_asks_nothing_of_the_engine_and_imports_nothing_heavy() -> No
     imports python-on-whales or pydantic before it is used."""
     code = (
         "import sys\n"
-        "from compose_cilo.engine.client import DockerOptions, connect\n"
+        "from compose_cilo.engine.client import connect\nfrom compose_cilo.engine.options import DockerOptions\n"
         "connect(DockerOptions(host='unix:///nonexistent.sock'))\n"
         "connect(DockerOptions(host='tcp://box:2376'))\n"
         "print(sorted(m for m in ('python_on_whales', 'pydantic') if m in sys.modules))\n"
@@ -61,11 +62,3 @@ def test_both_run_compose_the_same_way(eng: EngineAPI) -> None:
     assert eng.compose_argv(target)[1:] == [
         "--context", "prod", "compose", "--project-directory", "/src/shop",
         "--file", "compose.yaml", "--profile", "dev", "--project-name", "p"]
-
-
-def test_engine_is_connect_for_code_written_before_it() -> None:
-    opts = DockerOptions(host="unix:///nonexistent.sock")
-    eng = Engine(opts)
-    assert isinstance(eng.impl, SocketEngine) and eng.opts == opts
-    assert eng.compose_argv(ComposeTarget(("c.yaml",), "/p"))[-4:] == [
-        "--project-directory", "/p", "--file", "c.yaml"]

@@ -11,7 +11,7 @@ from python_on_whales.exceptions import DockerException, NoSuchNetwork
 
 from compose_cilo.engine import failures, whalesengine
 from compose_cilo.engine.api import NetworkSpec
-from compose_cilo.engine.client import DockerOptions
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.engine.socketapi import APIError
 from compose_cilo.engine.socketengine import SocketEngine
 from compose_cilo.errors import (

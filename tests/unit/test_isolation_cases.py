@@ -126,7 +126,7 @@ def test_chains_of_shared_namespaces(compose_cli: None, tmp_path: Path) -> None:
     record = {"network": "cilo_chain_alpha", "networks": {},
               "services": service_records(alpha.model, {"c": "10.200.0.2"}, {})}
     assert record["services"]["a"]["shares"] == "c" and record["services"]["b"]["shares"] == "c"
-    from compose_cilo.engine.client import ContainerInfo
+    from compose_cilo.engine.api import ContainerInfo
 
     apply_containers(record, [ContainerInfo("1", "c1", "c", "running", {"cilo_chain_alpha": "10.200.0.2"}, {}),
                               ContainerInfo("2", "b1", "b", "running", {}, {}),

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from compose_cilo import lifecycle, paths, teardown
-from compose_cilo.errors import CiloError
+from compose_cilo.errors import CiloError, SubnetConflict
 from compose_cilo.model import LABEL_ENV, LABEL_HOME, LABEL_NETWORK, LABEL_PROJECT
 from compose_cilo.network.subnets import Taken
 from compose_cilo.queries import Context
@@ -208,7 +208,7 @@ def test_a_failed_create_leaves_nothing_behind(ctx: Context, engine: FakeEngine)
 
 
 def test_a_refused_subnet_is_retried_on_another(ctx: Context, engine: FakeEngine) -> None:
-    engine.fail["create_network"] = "Pool overlaps with other one on this address space"
+    engine.fail["create_network"] = SubnetConflict("Pool overlaps with other one on this address space")
     rec = lifecycle.create(ctx, "dev")
     assert engine.networks_["cilo_shop_dev"].subnets == (rec["subnet"],)
     assert [c for c in engine.calls if c[0] == "create_network"][0][1].subnet != rec["subnet"]

@@ -18,6 +18,7 @@ from compose_cilo import paths
 from compose_cilo.cli import main as app
 from compose_cilo.errors import CiloError, StateError, UsageError
 from compose_cilo.state import migrations, store, validation
+from tests.fakes import FakeEngine
 
 
 def v1_doc(source: str = "/src/shop") -> dict:
@@ -788,13 +789,6 @@ def test_cli_refuses_a_newer_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert paths.state_path().read_bytes() == raw
 
 
-class NoEngine:
-    """Commands must fail on the state file before they ask the engine anything."""
-
-    def __getattr__(self, name: str) -> object:
-        raise AssertionError(f"engine.{name} called")
-
-
 BAD_FILES = {
     "newer": (b'{"version": 99, "hosts": {}}', "has version 99, newer than this cilo"),
     "truncated": (json.dumps(current_doc(current_record()), indent=2).encode()[:300],
@@ -829,19 +823,17 @@ def test_any_command_refuses_a_bad_file_and_leaves_it(
 ) -> None:
     content, message = BAD_FILES[kind]
     raw = write_state(content)
-    assert app.run(args, engine_factory=NoEngine) == 1
+    engine = FakeEngine()
+    assert app.run(args, engine_factory=lambda: engine) == 1
+    assert engine.calls == []  # refused on the state file before asking the engine anything
     err = capsys.readouterr().err
     assert f"state file {paths.state_path()} " in err and message in err, err
     assert paths.state_path().read_bytes() == raw and not store.backups()
 
 
 def test_list_all_migrates_a_v1_file_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
-    class Engine:
-        def networks(self, *_: object) -> list:
-            return []
-
     raw = write_state(v1_doc())
-    assert app.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    assert app.run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
     listed = json.loads(capsys.readouterr().out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
     assert json.loads(paths.state_path().read_text())["version"] == store.STATE_VERSION
@@ -867,12 +859,8 @@ def test_cli_state_migrate_to_2_says_what_is_dropped(capsys: pytest.CaptureFixtu
 
 
 def test_list_all_migrates_a_v2_file_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
-    class Engine:
-        def networks(self, *_: object) -> list:
-            return []
-
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
-    assert app.run(["list", "--all", "--json"], engine_factory=Engine) == 0
+    assert app.run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
     captured = capsys.readouterr()
     listed = json.loads(captured.out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]

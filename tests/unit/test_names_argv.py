@@ -5,7 +5,7 @@ import re
 import pytest
 
 from compose_cilo.cli.argv import split
-from compose_cilo.engine.client import DockerOptions
+from compose_cilo.engine.options import DockerOptions
 from compose_cilo.errors import UsageError
 from compose_cilo.names import check_env_name, compose_project_name, project_dns_label
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compose_cilo.engine.client import ContainerInfo, NetworkInfo, VolumeInfo
+from compose_cilo.engine.api import ContainerInfo, NetworkInfo, VolumeInfo
 from compose_cilo.reconcile import Observed, plan
 
 L = {"cilo": "true", "cilo.project": "shop", "cilo.environment": "dev"}
