@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from ..project import dotenv_files
+from .failures import from_cli
 from .options import DockerOptions
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class ComposeRunner:
             if not capture:
                 raise EngineError(f"{action} failed (exit {proc.returncode}); see compose's output above")
             lines = [ln for ln in proc.stderr.strip().splitlines() if "level=warning" not in ln]
-            raise EngineError(f"{action} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+            raise from_cli(action, proc.stderr, lines[-1] if lines else f"exit {proc.returncode}")
         return proc.stdout if capture else ""
 
     def argv(self, target: ComposeTarget) -> list[str]:

@@ -28,6 +28,14 @@ def refusal(action: str, reason: str, status: int | None = None) -> EngineError:
     return EngineError(message)
 
 
+def from_cli(action: str, stderr: str, reason: str) -> EngineError:
+    """The typed error for a failed docker CLI or compose process, from what it printed
+    (`reason`: the line that says why)."""
+    if "Cannot connect to the Docker daemon" in stderr or "connect: " in reason:
+        return unreachable(reason)
+    return refusal(action, reason)
+
+
 def unreachable(reason: str, where: str = "") -> EngineUnreachable:
     at = f" at {where}" if where else ""
     return EngineUnreachable(

@@ -1,8 +1,8 @@
 """A small Docker Engine API client over the local unix socket (stdlib only).
 
 Listing networks or containers through the docker CLI costs a process per call and,
-through python-on-whales, ~250 ms of imports; one HTTP request on the socket costs a few
-milliseconds. socketengine.py uses this when the engine is a local socket and falls back to
+through python-on-whales, heavy imports; one HTTP request on the socket costs far less
+(bench/RESULTS.md). socketengine.py uses this when the engine is a local socket and falls back to
 python-on-whales for anything else (tcp, ssh, TLS).
 """
 
@@ -102,7 +102,7 @@ class DockerAPI:
             url += "?" + urllib.parse.urlencode(
                 {k: json.dumps(v) if isinstance(v, dict) else v for k, v in query.items()}
             )
-        # HTTP/1.0 by hand: http.client alone costs ~25 ms of import, more than the request
+        # HTTP/1.0 by hand: importing http.client costs more than the request itself
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {url} HTTP/1.0\r\nHost: docker\r\n"
         if body is not None:

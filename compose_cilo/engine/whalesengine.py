@@ -42,10 +42,7 @@ def _typed(action: str) -> Iterator[None]:
     except (NoSuchContainer, NoSuchNetwork, NoSuchVolume) as e:
         raise NotFound(f"{action} failed: {_reason(e)}") from None
     except DockerException as e:
-        reason = _reason(e)
-        if "Cannot connect to the Docker daemon" in (e.stderr or "") or "connect: " in reason:
-            raise failures.unreachable(reason) from None
-        raise failures.refusal(action, reason) from None
+        raise failures.from_cli(action, e.stderr or "", _reason(e)) from None
     except FileNotFoundError as e:
         raise EngineError(f"{action} failed: {e.filename} not found; install Docker") from None
 
