@@ -145,3 +145,29 @@ def test_any_other_refusal_is_not_retried() -> None:
     with pytest.raises(EngineError, match="pool and address"):
         envnet.create_with_retry(engine, _spec, "10.250.0.0/24", _next)  # type: ignore[arg-type]
     assert engine.created == []
+
+
+@pytest.mark.parametrize(("stderr", "reason", "expected"), [
+    ("Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?",
+     "Cannot connect to the Docker daemon at unix:///x.sock.", EngineUnreachable),
+    ("error during connect: Get http://h:2375/v1.41/info", "error during connect: Get ...", EngineUnreachable),
+    ("Error response from daemon: network with name x already exists", "network with name x already exists",
+     Conflict),
+    ("yaml: line 1: did not find expected node", "yaml: line 1: did not find expected node", EngineError),
+])
+def test_compose_and_cli_failures_are_typed_from_what_they_print(stderr: str, reason: str,
+                                                                 expected: type) -> None:
+    err = failures.from_cli("docker compose config of compose.yaml", stderr, reason)
+    assert type(err) is expected
+    assert reason in str(err)
+
+
+def test_the_compose_runner_raises_typed_errors(tmp_path: Any) -> None:
+    from compose_cilo.engine.compose import ComposeRunner
+
+    script = tmp_path / "fake-docker"
+    script.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///x.sock.' >&2\nexit 1\n")
+    script.chmod(0o755)
+    with pytest.raises(EngineUnreachable, match="cannot reach the Docker engine"):
+        ComposeRunner(DockerOptions()).run([str(script), "compose", "version"], "docker compose version",
+                                           capture=True)
