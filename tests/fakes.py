@@ -103,6 +103,7 @@ class FakeEngine:
         return "2.40.3"
 
     def compose_argv(self, target: ComposeTarget) -> list[str]:
+        self._call("compose_argv", target)  # an unreachable engine runs no compose either
         return ["docker", "compose", "--project-directory", target.project_dir,
                 *(a for f in target.files for a in ("--file", f)),
                 *(["--project-name", target.project_name] if target.project_name else [])]

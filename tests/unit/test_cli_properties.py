@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from compose_cilo import config
@@ -124,6 +124,10 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=argvs(), env=setting_values)
+@example(argv=["destroy", "keep"], env={})  # wrote a home id before the engine refused (fixed)
+@example(argv=["logs", "keep"], env={})  # ran a real compose through the fake (fixed in the fake)
+@example(argv=["--profile", " ", "up", "shop/keep"], env={})  # recorded the profile (fixed)
+@example(argv=["--env-file", "a" * 300, "list"], env={})  # ENAMETOOLONG crashed (fixed)
 def test_no_traceback_and_no_change_on_refused_input(sandbox: Path, argv: list[str],
                                                      env: dict[str, str]) -> None:
     home = Path(tempfile.mkdtemp(prefix="home-", dir=sandbox))
