@@ -45,6 +45,7 @@ def cilo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.delenv("CILO_ENV", raising=False)  # no test acts on the developer's selection
     monkeypatch.setenv("CILO_DNS_UPSTREAMS", "")  # dnsmasq in tests never forwards
     monkeypatch.setenv("CILO_DNS_PORT", str(free_port()))
     from compose_cilo import config, settings

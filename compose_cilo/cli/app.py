@@ -42,6 +42,9 @@ def main(
     project_name: str | None = typer.Option(None, "-p", "--project-name", help="Compose project name."),
     project: str | None = typer.Option(
         None, "--project", help="Address an existing environment of project NAME from anywhere."),
+    env: str | None = typer.Option(
+        None, "--env", help="The environment commands act on when none is named (else CILO_ENV, else "
+        "the one `docker cilo use` remembered for this folder)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
     version: bool = typer.Option(
         False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),

@@ -9,9 +9,10 @@ import typer
 
 from ..errors import CiloError
 from ..model import record_key
-from .session import context_of
+from .session import context_of, env_of
 
 family = typer.Typer()
+SELECTED_HELP = "ENV or PROJECT/ENV (default: the selected environment)."
 
 
 def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
@@ -29,7 +30,8 @@ def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
 @family.command()
 def up(
     c: typer.Context,
-    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    env: str | None = typer.Argument(
+        None, help="Environment name, a DNS label (default: the selected environment)."),
     build: bool = typer.Option(False, "--build", help="Build images before starting."),
     recreate: bool = typer.Option(
         False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
@@ -43,14 +45,15 @@ def up(
     from .. import lifecycle
     from . import output
 
-    record = lifecycle.up(context_of(c), env, build=build, recreate=recreate, copy=copy, strict=strict)
+    record = lifecycle.up(context_of(c), env_of(c, env), build=build, recreate=recreate, copy=copy, strict=strict)
     print(output.env_status(record, _urls(record)))
 
 
 @family.command()
 def create(
     c: typer.Context,
-    env: str = typer.Argument(..., help="Environment name (a DNS label)."),
+    env: str | None = typer.Argument(
+        None, help="Environment name, a DNS label (default: the selected environment)."),
     copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
     strict: bool = typer.Option(
         False, "--strict", help=(
@@ -60,23 +63,23 @@ def create(
     """Create the environment (network, subnet, override, state) without starting it."""
     from .. import lifecycle
 
-    record = lifecycle.create(context_of(c), env, copy=copy, strict=strict)
+    record = lifecycle.create(context_of(c), env_of(c, env), copy=copy, strict=strict)
     print(f"environment {record_key(record)} created on {record['subnet']}")
 
 
 @family.command()
-def down(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+def down(c: typer.Context, env: str | None = typer.Argument(None, help=SELECTED_HELP)) -> None:
     """Stop the environment's containers (everything is kept)."""
     from .. import lifecycle
 
-    record = lifecycle.down(context_of(c), env)
+    record = lifecycle.down(context_of(c), env_of(c, env))
     print(f"environment {record_key(record)} stopped")
 
 
 @family.command()
 def destroy(
     c: typer.Context,
-    env: str | None = typer.Argument(None, help="ENV or PROJECT/ENV."),
+    env: str | None = typer.Argument(None, help=SELECTED_HELP),
     all_: bool = typer.Option(
         False, "--all", help="Destroy every environment of this project (the one in this folder, or --project NAME)."),
     all_projects: bool = typer.Option(
@@ -88,6 +91,8 @@ def destroy(
     from ..queries import get_env
 
     ctx = context_of(c)
+    if not (env or all_ or all_projects):
+        env = env_of(c, None)
     if sum((bool(env), all_, all_projects)) != 1:
         raise CiloError("give one of: an environment name, --all (this project's environments) "
                         "or --all-projects; e.g. docker cilo destroy dev")
@@ -132,7 +137,7 @@ family.command("ls", hidden=True, help="Same as list (compose's spelling).")(lis
 @family.command()
 def status(
     c: typer.Context,
-    env: str = typer.Argument(..., help="ENV or PROJECT/ENV."),
+    env: str | None = typer.Argument(None, help=SELECTED_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
     """Show one environment: status, subnet, services, addresses and URLs."""
@@ -140,7 +145,7 @@ def status(
     from . import output
 
     ctx = context_of(c)
-    record = lifecycle.live_view(ctx, queries.get_env(ctx, env))
+    record = lifecycle.live_view(ctx, queries.get_env(ctx, env_of(c, env)))
     urls = _urls(record)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
     if as_json:
@@ -150,8 +155,42 @@ def status(
 
 
 @family.command()
-def path(c: typer.Context, env: str = typer.Argument(..., help="ENV or PROJECT/ENV.")) -> None:
+def path(c: typer.Context, env: str | None = typer.Argument(None, help=SELECTED_HELP)) -> None:
     """Print the environment's workspace folder."""
     from .. import queries
 
-    print(queries.get_env(context_of(c), env)["workspace"])
+    print(queries.get_env(context_of(c), env_of(c, env))["workspace"])
+
+
+@family.command()
+def use(
+    c: typer.Context,
+    env: str | None = typer.Argument(None, help="The environment to remember for this project folder."),
+    auto: bool = typer.Option(False, "--auto", help="Follow the git branch: the environment named after it."),
+    clear: bool = typer.Option(False, "--clear", help="Forget the remembered environment."),
+) -> None:
+    """Remember the environment commands in this project folder act on; alone, print the
+    selected one and where the choice comes from."""
+    import os
+
+    from .. import selection
+    from ..errors import UsageError
+    from ..names import check_env_name
+    from ..project import resolve_target
+
+    ctx = context_of(c)
+    if sum((bool(env), auto, clear)) > 1:
+        raise UsageError("give one of: ENV, --auto or --clear; e.g. docker cilo use dev")
+    project_dir = resolve_target(ctx.compose, ctx.cwd).project_dir  # remembered per project folder
+    if env or auto:
+        selection.remember(project_dir, check_env_name(env) if env else selection.AUTO)
+        print(f"commands in {project_dir} act on {env or 'the environment named after the git branch'} "
+              "(forget it: docker cilo use --clear)")
+    elif clear:
+        forgot = selection.forget(project_dir)
+        print(f"forgot the environment of {project_dir}" if forgot else f"nothing remembered for {project_dir}")
+    else:
+        chosen = selection.select(c.find_root().params.get("env"), project_dir, os.environ, ctx.cwd)
+        print(f"{chosen.env} (from {chosen.source})" if chosen else
+              "no environment selected; select one with --env ENV, CILO_ENV=ENV or docker cilo use ENV")
+
