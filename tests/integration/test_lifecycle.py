@@ -253,6 +253,38 @@ def test_everything_after_the_service_is_the_commands(tmp_path: Path, cilo: Cilo
         cilo("destroy", env, "--force", cwd=proj, check=False)
 
 
+def test_each_git_worktree_gets_its_own_copy_with_cilo_env_auto(tmp_path: Path, cilo: Cilo,
+                                                                 unique: str) -> None:
+    """Issue 13: with CILO_ENV=auto, a bare `docker cilo up` in each worktree of one
+    repository makes that worktree's own copy, named after its branch."""
+    main = copy_project("plain", tmp_path / "repo")
+    compose = main / "compose.yaml"
+    compose.write_text(f"name: wt{unique}\n" + compose.read_text())
+
+    def git(*args: str, cwd: Path = main) -> None:
+        subprocess.run(["git", "-C", str(cwd), "-c", "user.email=t@example.invalid", "-c", "user.name=t",
+                        *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", f"main-{unique}")
+    git("add", ".")
+    git("commit", "-q", "-m", "project")
+    linked = tmp_path / "linked"
+    git("worktree", "add", "-q", "-b", f"Feature/Login-{unique}", str(linked))
+    auto = {"CILO_ENV": "auto"}
+    try:
+        cilo("up", cwd=main, env=auto)
+        cilo("up", cwd=linked, env=auto)
+        listed = json.loads(cilo("list", "--all", "--json", cwd=main).stdout)
+        mine = sorted((e["project"], e["name"], e["workspace"]) for e in listed if e["project"] == f"wt{unique}")
+        assert mine == sorted([(f"wt{unique}", f"main-{unique}", str(main)),
+                               (f"wt{unique}", f"feature-login-{unique}", str(linked))])
+        assert cilo("use", cwd=linked, env=auto).stdout.startswith(f"feature-login-{unique} (from CILO_ENV=auto")
+        assert cilo("status", "--json", cwd=linked, env=auto).stdout.count('"running"') >= 1
+    finally:
+        for where in (main, linked):
+            cilo("destroy", "--force", cwd=where, env=auto, check=False)
+
+
 def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: str) -> None:
     proj = copy_project("plain", tmp_path)
     compose = proj / "compose.yaml"
