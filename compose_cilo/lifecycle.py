@@ -259,6 +259,17 @@ def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> 
     return record
 
 
+def observe_status(ctx: Context, record: Record) -> Record:
+    """Record the containers and the status the engine shows: running when one runs,
+    stopped when all are stopped, created when there are none (after a compose command
+    that started, stopped or removed some)."""
+    states = {c.state for c in ctx.engine.containers(selector(record))}
+    status = "running" if "running" in states else "stopped" if states else "created"
+    refreshed = refresh(ctx, record, status)
+    sync_dns(ctx)
+    return refreshed
+
+
 def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
     """Read the environment's containers from the engine and record them."""
     containers = ctx.engine.containers(selector(record))

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from . import envs, passthrough, system
+from . import envs, passthrough, system, verbs
 from .dns import dns_app
 from .session import Session
 from .state import state_app
@@ -57,7 +57,7 @@ def main(
 
 
 # the families' commands join the app itself, in this order (the order --help lists them)
-for _family in (envs.family, passthrough.family, system.family):
+for _family in (envs.family, passthrough.family, system.family, verbs.family):
     app.registered_commands += _family.registered_commands
 app.add_typer(state_app, name="state", help="Show or migrate cilo's state file.")
 app.add_typer(dns_app, name="dns", help="Manage cilo's DNS server (dnsmasq).")
@@ -72,6 +72,8 @@ def _end_of_options(args: list[str]) -> list[str]:
     group = typer.main.get_command(app)
     i = _skip_options(args, 0, group.params)
     spec = commands.find(args[i]) if i < len(args) else None
+    if spec and spec.compose_verb:  # everything after the verb is compose's
+        return [*args[: i + 1], "--", *args[i + 1 :]]
     if not spec or not spec.passthrough:
         return args
     command = group.commands[args[i]]  # type: ignore[attr-defined]

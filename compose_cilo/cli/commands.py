@@ -18,6 +18,14 @@ class Command(NamedTuple):
     passthrough: int = 0  # >0: after this many positionals, every word is the command's own
     aliases: tuple[str, ...] = ()  # other spellings, accepted but not offered or listed
     hidden: bool = False  # accepted but not offered or listed
+    compose_verb: bool = False  # docker compose's own command, run against the copy as it is
+
+
+# compose's commands that cilo has no verb of its own for: `docker cilo VERB ARGS` is
+# `docker compose VERB ARGS` against the selected copy (or `docker cilo VERB ENV ARGS`)
+COMPOSE_VERBS = ("ps", "config", "build", "pull", "push", "images", "port", "top", "cp", "start",
+                 "stop", "restart", "kill", "pause", "unpause", "rm", "scale", "wait", "watch",
+                 "attach", "events", "stats")
 
 
 LIST = Command("list", aliases=("ls",))
@@ -42,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("init"),
     Command("state"),
     VERSION,
+    *(Command(verb, compose_verb=True) for verb in COMPOSE_VERBS),
 )
 
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}

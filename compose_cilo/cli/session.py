@@ -55,32 +55,38 @@ class Session:
         )
 
 
-def env_of(c: typer.Context, given: str | None) -> str:
-    """The environment a command acts on: the one named on its command line, else the
-    selected one (--env, CILO_ENV, `docker cilo use`), else a clear error."""
+def selected(c: typer.Context) -> str | None:
+    """The selected environment (--env, CILO_ENV, `docker cilo use`), if any."""
     import os
 
-    from ..errors import UsageError
     from ..project import NoComposeFile, resolve_target
     from ..selection import select
 
-    root = c.find_root()
-    option = root.params.get("env")
-    if given:
-        if option and option != given and given.rpartition("/")[2] != option:
-            raise UsageError(f"--env {option} and the environment {given} disagree; give one of them")
-        return given
     ctx = context_of(c)
     try:
         project_dir = resolve_target(ctx.compose, ctx.cwd).project_dir
     except NoComposeFile:
         project_dir = str(ctx.cwd)
-    chosen = select(option, project_dir, os.environ, ctx.cwd)
+    chosen = select(c.find_root().params.get("env"), project_dir, os.environ, ctx.cwd)
+    return chosen.env if chosen else None
+
+
+def env_of(c: typer.Context, given: str | None) -> str:
+    """The environment a command acts on: the one named on its command line, else the
+    selected one (--env, CILO_ENV, `docker cilo use`), else a clear error."""
+    from ..errors import UsageError
+
+    option = c.find_root().params.get("env")
+    if given:
+        if option and option != given and given.rpartition("/")[2] != option:
+            raise UsageError(f"--env {option} and the environment {given} disagree; give one of them")
+        return given
+    chosen = selected(c)
     if chosen is None:
         raise UsageError(f"docker cilo {c.info_name} needs an environment: name one (docker cilo "
                          f"{c.info_name} dev), or select one with --env ENV, CILO_ENV=ENV or "
                          "docker cilo use ENV")
-    return chosen.env
+    return chosen
 
 
 def context_of(c: typer.Context) -> Context:

@@ -285,6 +285,55 @@ def test_each_git_worktree_gets_its_own_copy_with_cilo_env_auto(tmp_path: Path, 
             cilo("destroy", "--force", cwd=where, env=auto, check=False)
 
 
+def test_compose_verbs_run_against_the_selected_copy(tmp_path: Path, cilo: Cilo, unique: str) -> None:
+    """Issue 13: `docker cilo VERB ARGS` is `docker compose VERB ARGS` on the copy, beside
+    the user's own `docker compose up` of the same project; same exit status and format."""
+    proj = copy_project("plain", tmp_path)
+    (proj / "compose.yaml").write_text(f"name: verbs{unique}\n" + (proj / "compose.yaml").read_text())
+    env = f"v{unique}"
+    selected = {"CILO_ENV": env}
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "compose", *args], cwd=proj, capture_output=True, text=True,
+                              timeout=300)
+
+    def states(out: str) -> set[tuple[str, str]]:
+        return {(c["Service"], c["State"]) for c in map(json.loads, out.splitlines())}
+
+    try:
+        assert compose("up", "-d").returncode == 0
+        cilo("up", env, cwd=proj)
+        for args in (("ps", "--format", "json"), ("config", "--services"), ("images", "--format", "json")):
+            mine, theirs = cilo(*args, cwd=proj, env=selected), compose(*args)
+            assert mine.returncode == theirs.returncode == 0, args
+            if args[0] == "ps":
+                assert states(mine.stdout) == states(theirs.stdout) == {("web", "running"), ("cache", "running")}
+                projects = {c["Project"] for c in map(json.loads, mine.stdout.splitlines())}
+                assert projects == {f"cilo_verbs{unique}_{env}"}
+            elif args[0] == "config":
+                assert sorted(mine.stdout.split()) == sorted(theirs.stdout.split())
+            else:
+                assert {i["ContainerName"].rsplit("-", 2)[-2] for i in json.loads(mine.stdout)} == {"web", "cache"}
+        # what changes containers is recorded; the user's stack is not touched
+        assert cilo("stop", "cache", cwd=proj, env=selected).returncode == 0
+        assert ("cache", "exited") in states(cilo("ps", "-a", "--format", "json", cwd=proj, env=selected).stdout)
+        status = json.loads(cilo("status", "--json", cwd=proj, env=selected).stdout)
+        assert status["services"]["cache"]["status"] == "exited"
+        assert states(compose("ps", "--format", "json").stdout) == {("web", "running"), ("cache", "running")}
+        cilo("start", env, "cache", cwd=proj)  # without a selection: the environment first
+        status = json.loads(cilo("status", env, "--json", cwd=proj).stdout)
+        assert {s["status"] for s in status["services"].values()} == {"running"}
+        # the one difference: a copy publishes no host port
+        assert compose("port", "web", "80").returncode == 0
+        port = cilo("port", "web", "80", cwd=proj, env=selected, check=False)
+        assert port.returncode == 1 and "no port 80/tcp" in port.stderr
+        unselected = cilo("ps", cwd=proj, check=False)
+        assert unselected.returncode == 2 and "docker cilo ps needs an environment" in unselected.stderr
+    finally:
+        cilo("destroy", env, "--force", cwd=proj, check=False)
+        compose("down", "-v", "-t", "0")
+
+
 def test_host_network_services_are_flagged(tmp_path: Path, cilo: Cilo, unique: str) -> None:
     proj = copy_project("plain", tmp_path)
     compose = proj / "compose.yaml"
