@@ -45,13 +45,13 @@ HOSTILE = ["", " ", "-", "--", "..", "/", "a/b", "a\nb", "x\x00y", "#", "%", "\x
            "开发", "🚀", "a" * 300, "$(id)", "=", "-h", "--help", "keep", "dev", "shop/keep"]
 text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
 COMMANDS = ["up", "create", "down", "destroy", "list", "ls", "status", "logs", "exec", "compose",
-            "path", "run", "doctor", "state", "version", "frobnicate"]
+            "path", "run", "doctor", "state", "version", "frobnicate", "use", "ps", "stop", "config"]
 NAMES = ["keep", "dev", "shop/keep", "other/keep", "Bad", "a/b/c", "-x", "", "..", "a" * 64]
 names = st.sampled_from(NAMES) | text
 FILES = ["compose.yaml", "missing.yml", "-", ".env", "/", "..", "compose.yaml\n"]
 files = st.sampled_from(FILES) | text
 # cilo's own options before the command, each with a value where it takes one
-CILO_OPTS = {"-f": files, "--file": files, "--env-file": files, "--profile": text,
+CILO_OPTS = {"--env": names, "-f": files, "--file": files, "--env-file": files, "--profile": text,
              "--project-directory": files, "-p": names, "--project-name": names,
              "--project": names, "--debug": None, "-v": None, "-h": None}
 DOCKER_OPTS = {"-H": st.sampled_from(["unix:///nonexistent.sock", "tcp://127.0.0.1:1", ""]) | text,
