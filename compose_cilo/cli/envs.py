@@ -13,6 +13,12 @@ from .session import context_of, env_of
 
 family = typer.Typer()
 SELECTED_HELP = "ENV or PROJECT/ENV (default: the selected environment)."
+# the options `up` and `create` share
+NEW_ENV = typer.Argument(None, help="Environment name, a DNS label (default: the selected environment).")
+COPY = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home.")
+STRICT = typer.Option(False, "--strict", help=(
+    "Refuse a project whose copies would share something with your stack (host network, host folders, "
+    "external volumes...)."))
 
 
 def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
@@ -30,16 +36,12 @@ def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
 @family.command()
 def up(
     c: typer.Context,
-    env: str | None = typer.Argument(
-        None, help="Environment name, a DNS label (default: the selected environment)."),
+    env: str | None = NEW_ENV,
     build: bool = typer.Option(False, "--build", help="Build images before starting."),
     recreate: bool = typer.Option(
         False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
-    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
-    strict: bool = typer.Option(
-        False, "--strict", help=(
-            "Refuse a project whose copies would share something with your stack (host network, host folders, "
-            "external volumes...).")),
+    copy: bool = COPY,
+    strict: bool = STRICT,
 ) -> None:
     """Create the environment if needed and start it."""
     from .. import lifecycle
@@ -52,13 +54,9 @@ def up(
 @family.command()
 def create(
     c: typer.Context,
-    env: str | None = typer.Argument(
-        None, help="Environment name, a DNS label (default: the selected environment)."),
-    copy: bool = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home."),
-    strict: bool = typer.Option(
-        False, "--strict", help=(
-            "Refuse a project whose copies would share something with your stack (host network, host folders, "
-            "external volumes...).")),
+    env: str | None = NEW_ENV,
+    copy: bool = COPY,
+    strict: bool = STRICT,
 ) -> None:
     """Create the environment (network, subnet, override, state) without starting it."""
     from .. import lifecycle
