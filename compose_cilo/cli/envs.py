@@ -89,7 +89,7 @@ def destroy(
     from ..queries import get_env
 
     ctx = context_of(c)
-    if not (env or all_ or all_projects):
+    if env is None and not (all_ or all_projects):
         env = env_of(c, None)
     if sum((bool(env), all_, all_projects)) != 1:
         raise CiloError("give one of: an environment name, --all (this project's environments) "
@@ -177,11 +177,11 @@ def use(
     from ..project import resolve_target
 
     ctx = context_of(c)
-    if sum((bool(env), auto, clear)) > 1:
+    if sum((env is not None, auto, clear)) > 1:
         raise UsageError("give one of: ENV, --auto or --clear; e.g. docker cilo use dev")
     project_dir = resolve_target(ctx.compose, ctx.cwd).project_dir  # remembered per project folder
-    if env or auto:
-        selection.remember(project_dir, check_env_name(env) if env else selection.AUTO)
+    if env is not None or auto:
+        selection.remember(project_dir, check_env_name(env) if env is not None else selection.AUTO)
         print(f"commands in {project_dir} act on {env or 'the environment named after the git branch'} "
               "(forget it: docker cilo use --clear)")
     elif clear:

@@ -77,7 +77,7 @@ def env_of(c: typer.Context, given: str | None) -> str:
     from ..errors import UsageError
 
     option = c.find_root().params.get("env")
-    if given:
+    if given is not None:
         if option and option != given and given.rpartition("/")[2] != option:
             raise UsageError(f"--env {option} and the environment {given} disagree; give one of them")
         return given
