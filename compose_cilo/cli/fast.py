@@ -47,12 +47,20 @@ def complete(words: list[str]) -> int:
     if words[:1] == ["cilo"]:
         words = words[1:]
     partial = words[-1] if words else ""
-    done = [w for w in words[:-1] if not w.startswith("-")]
+    option_env, done = _words(words[:-1])
     candidates: list[str] = []
+    command = commands.find(done[0]) if done else None
     if not done:
         candidates = commands.offered()
-    elif len(done) == 1 and (command := commands.find(done[0])) and command.takes_env:
+    elif len(done) == 1 and command and command.takes_env:
         candidates = _env_names()
+    elif command and command.compose_verb:
+        # compose's commands take services: the selected copy's, else ENV's named first
+        env = _selected(option_env)
+        if env is None and len(done) == 1:
+            candidates = _env_names()
+        else:
+            candidates = _services(env or done[1])
     for c in candidates:
         if c.startswith(partial):
             print(c)
@@ -67,3 +75,50 @@ def _env_names() -> list[str]:
         return sorted({env["name"] for _, _, env in store.load(check=False).all_environments()})
     except Exception:  # noqa: BLE001 - completion must never fail the shell
         return []
+
+
+def _words(words: list[str]) -> tuple[str | None, list[str]]:
+    """(the value of --env, the words that are not options) of a partial command line."""
+    option_env, done, skip = None, [], False
+    for i, w in enumerate(words):
+        if skip:
+            skip = False
+        elif w == "--env":
+            option_env, skip = (words[i + 1] if i + 1 < len(words) else None), True
+        elif not w.startswith("-"):
+            done.append(w)
+    return option_env, done
+
+
+def _selected(option_env: str | None) -> str | None:
+    try:
+        import os
+        from pathlib import Path
+
+        from ..project import ComposeOptions, NoComposeFile, resolve_target
+        from ..selection import select
+
+        try:
+            project_dir = resolve_target(ComposeOptions(), Path.cwd()).project_dir
+        except NoComposeFile:
+            project_dir = os.getcwd()
+        chosen = select(option_env, project_dir, os.environ, Path.cwd())
+        return chosen.env if chosen else None
+    except Exception:  # noqa: BLE001 - completion must never fail the shell
+        return None
+
+
+def _services(env: str) -> list[str]:
+    """The services of environment `env` (of this folder's project when two projects
+    have one of that name), from state: no compose process on a TAB."""
+    try:
+        from pathlib import Path
+
+        from ..state import store
+
+        found = [r for _, _, r in store.load(check=False).all_environments() if r["name"] == env]
+        here = [r for r in found if Path.cwd().is_relative_to(r["project_dir"])]
+        return sorted((here or found)[0]["services"]) if found else []
+    except Exception:  # noqa: BLE001 - completion must never fail the shell
+        return []
+

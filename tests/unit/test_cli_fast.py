@@ -33,7 +33,8 @@ def test_env_names_after_a_command_that_takes_env(capsys: pytest.CaptureFixture[
     with store.mutate() as st:
         st.environments()["shop/dev"] = sample_record()
     for command in commands.COMMANDS:
-        assert completion(capsys, "cilo", command.name, "") == (["dev"] if command.takes_env else [])
+        wanted = ["dev"] if command.takes_env or command.compose_verb else []
+        assert completion(capsys, "cilo", command.name, "") == wanted, command
     assert completion(capsys, "cilo", "--debug", "exec", "d") == ["dev"]
     assert completion(capsys, "ls", "") == []
 
@@ -59,3 +60,19 @@ def test_the_same_list_from_the_hot_path_and_from_typer(capsys: pytest.CaptureFi
         assert entry(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
         shown.append(capsys.readouterr())
     assert shown[0] == shown[1] and json.loads(shown[0].out)[0]["name"] == "dev"
+
+
+def test_compose_commands_complete_the_services_of_the_copy(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = {"ip": None, "container": None, "status": "not created", "ingress": False, "hostnames": [],
+           "replicas": []}
+    with store.mutate() as st:
+        st.environments()["shop/dev"] = sample_record(services={"web": svc, "db": svc})
+        st.environments()["shop/qa"] = sample_record(env="qa", subnet="10.224.1.0/24", services={"api": svc})
+    assert completion(capsys, "cilo", "ps", "dev", "") == ["db", "web"]  # ENV named first
+    assert completion(capsys, "cilo", "--env", "qa", "logs", "") == ["dev", "qa"]  # cilo's logs: ENV first
+    assert completion(capsys, "cilo", "--env", "qa", "restart", "") == ["api"]
+    monkeypatch.setenv("CILO_ENV", "dev")
+    assert completion(capsys, "cilo", "stop", "w") == ["web"]
+    assert completion(capsys, "cilo", "stop", "web", "") == ["db", "web"]
+
