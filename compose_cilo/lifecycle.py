@@ -263,16 +263,18 @@ def observe_status(ctx: Context, record: Record) -> Record:
     """Record the containers and the status the engine shows: running when one runs,
     stopped when all are stopped, created when there are none (after a compose command
     that started, stopped or removed some)."""
-    states = {c.state for c in ctx.engine.containers(selector(record))}
-    status = "running" if "running" in states else "stopped" if states else "created"
-    refreshed = refresh(ctx, record, status)
+    refreshed = refresh(ctx, record, observed=True)
     sync_dns(ctx)
     return refreshed
 
 
-def refresh(ctx: Context, record: Record, status: str | None = None) -> Record:
-    """Read the environment's containers from the engine and record them."""
+def refresh(ctx: Context, record: Record, status: str | None = None, *, observed: bool = False) -> Record:
+    """Read the environment's containers from the engine and record them, with `status`,
+    or with the status they show when `observed`."""
     containers = ctx.engine.containers(selector(record))
+    if observed:
+        states = {c.state for c in containers}
+        status = "running" if "running" in states else "stopped" if states else "created"
 
     def change(r: Record) -> None:
         apply_containers(r, containers)

@@ -25,11 +25,14 @@ import string
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import paths
 from .errors import CiloError, UsageError
 from .names import check_env_name
+
+if TYPE_CHECKING:
+    from .project import ComposeOptions
 
 AUTO = "auto"
 VERSION = 1
@@ -42,6 +45,17 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 class Selection(NamedTuple):
     env: str
     source: str  # where it came from, in words a user reads: "--env", "CILO_ENV", ...
+
+
+def project_folder(compose: ComposeOptions, cwd: Path) -> str:
+    """The folder a `use` choice is remembered for: the project's, else (no compose file
+    here) the current one."""
+    from .project import NoComposeFile, resolve_target
+
+    try:
+        return resolve_target(compose, cwd).project_dir
+    except NoComposeFile:
+        return str(cwd)
 
 
 def select(cli_env: str | None, project_dir: str, environ: Mapping[str, str],

@@ -95,14 +95,10 @@ def _selected(option_env: str | None) -> str | None:
         import os
         from pathlib import Path
 
-        from ..project import ComposeOptions, NoComposeFile, resolve_target
-        from ..selection import select
+        from ..project import ComposeOptions
+        from ..selection import project_folder, select
 
-        try:
-            project_dir = resolve_target(ComposeOptions(), Path.cwd()).project_dir
-        except NoComposeFile:
-            project_dir = os.getcwd()
-        chosen = select(option_env, project_dir, os.environ, Path.cwd())
+        chosen = select(option_env, project_folder(ComposeOptions(), Path.cwd()), os.environ, Path.cwd())
         return chosen.env if chosen else None
     except Exception:  # noqa: BLE001 - completion must never fail the shell
         return None

@@ -59,15 +59,10 @@ def selected(c: typer.Context) -> str | None:
     """The selected environment (--env, CILO_ENV, `docker cilo use`), if any."""
     import os
 
-    from ..project import NoComposeFile, resolve_target
-    from ..selection import select
+    from ..selection import project_folder, select
 
     ctx = context_of(c)
-    try:
-        project_dir = resolve_target(ctx.compose, ctx.cwd).project_dir
-    except NoComposeFile:
-        project_dir = str(ctx.cwd)
-    chosen = select(c.find_root().params.get("env"), project_dir, os.environ, ctx.cwd)
+    chosen = select(c.find_root().params.get("env"), project_folder(ctx.compose, ctx.cwd), os.environ, ctx.cwd)
     return chosen.env if chosen else None
 
 
