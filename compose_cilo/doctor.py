@@ -203,7 +203,7 @@ def _apply(ctx: Context, a: Action) -> str:
         lifecycle.up(ctx, a.subject)
         return f"started {a.subject} again"
     if a.kind == "stop":
-        lifecycle.down(ctx, a.subject)
+        lifecycle.stop(ctx, a.subject)
         return f"stopped {a.subject}"
     if a.kind == "record":
         lifecycle.refresh(ctx, get_env(ctx, a.subject))

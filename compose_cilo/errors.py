@@ -17,6 +17,10 @@ class UsageError(CiloError):
     exit_code = 2
 
 
+class NoSuchEnvironment(CiloError):
+    """No environment of that name in state."""
+
+
 class StateError(CiloError):
     """The state file cannot be read, validated or written."""
 

@@ -36,14 +36,6 @@ from .reconcile import Adoption
 from .state import store
 from .teardown import forget_failed_create, owned_names
 
-# --- targets ----------------------------------------------------------------------------
-
-
-# --- records ------------------------------------------------------------------------------
-
-
-# --- commands -------------------------------------------------------------------------------
-
 
 def _reserve(
     ctx: Context, target: ComposeTarget, model: ProjectModel, env: str, copy: bool
@@ -96,7 +88,7 @@ def _check_same_project(record: Record, target: ComposeTarget) -> None:
 
 
 def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
-             ) -> tuple[Record, ProjectModel]:
+             ) -> tuple[Record, ProjectModel, bool]:
     """Create the environment if needed and (re)write its override; no containers yet.
 
     `ref` is ENV (of the project in the working folder) or PROJECT/ENV (an existing one).
@@ -140,14 +132,14 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
             forget_failed_create(ctx, record)
         raise
     if created and record["services"] == service_records(model, addresses, record["services"]):
-        return record, model
+        return record, model, created
 
     def record_services(r: Record) -> None:
         r["subnet"] = record["subnet"]
         r["networks"] = record["networks"]
         r["services"] = service_records(model, addresses, r["services"])
 
-    return update_record(env_key(record["project"], env), record_services), model
+    return update_record(env_key(record["project"], env), record_services), model, created
 
 
 def _refuse_copy_change(record: Record, copy: bool) -> None:
@@ -254,9 +246,19 @@ def _remove_lock(lock: Path) -> None:
 
 
 def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> Record:
+    return prepare(ctx, ref, copy=copy, strict=strict)[0]
+
+
+def prepare(ctx: Context, ref: str, *, copy: bool = False, strict: bool = False,
+            recreate: bool = False) -> tuple[Record, bool]:
+    """(the environment, whether this call made it): made if needed, with its networks and
+    override, everything compose needs to run the copy, and no container yet. `recreate`
+    first removes its containers and networks and moves it to the lowest free subnets."""
     with _env_turn(ctx, ref):
-        record, _ = _prepare(ctx, ref, copy, strict)
-    return record
+        if recreate:
+            _reallocate_for_recreate(ctx, ref)
+        record, _, created = _prepare(ctx, ref, copy, strict)
+    return record, created
 
 
 def observe_status(ctx: Context, record: Record) -> Record:
@@ -289,7 +291,7 @@ def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
     with _env_turn(ctx, ref):
         if recreate:
             _reallocate_for_recreate(ctx, ref)
-        record, _ = _prepare(ctx, ref, copy, strict)
+        record, _, _ = _prepare(ctx, ref, copy, strict)
         ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
         record = refresh(ctx, record, "running")
     sync_dns(ctx)
@@ -383,7 +385,8 @@ def adopt(ctx: Context, found: Adoption) -> Record:
     return refresh(ctx, record, "running" if found.running else "stopped")
 
 
-def down(ctx: Context, ref: str) -> Record:
+def stop(ctx: Context, ref: str) -> Record:
+    """Stop the environment's containers (doctor's repair of a copy state says is stopped)."""
     record = get_env(ctx, ref)
     ctx.engine.compose_stop(env_target(record))
     record = refresh(ctx, record, "stopped")

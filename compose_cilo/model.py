@@ -43,6 +43,8 @@ COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_NETWORK_LABEL = "com.docker.compose.network"
 COMPOSE_WORKDIR_LABEL = "com.docker.compose.project.working_dir"
 COMPOSE_FILES_LABEL = "com.docker.compose.project.config_files"
+COMPOSE_NUMBER_LABEL = "com.docker.compose.container-number"
+COMPOSE_ONEOFF_LABEL = "com.docker.compose.oneoff"
 
 # --- the environment record -------------------------------------------------------------
 EnvKey = NewType("EnvKey", str)  # "project/env", the key of an environment in state
@@ -142,6 +144,7 @@ class ServiceModel(NamedTuple):
     devices: tuple[str, ...] = ()
     environment: dict[str, str | None] = {}
     external_links: tuple[str, ...] = ()
+    ports: tuple[tuple[int, str], ...] = ()  # (container port, protocol) of each `ports:` entry
 
 
 class NetworkModel(NamedTuple):
@@ -246,7 +249,17 @@ def _service(name: str, svc: dict[str, Any]) -> ServiceModel:
         devices=_devices(svc),
         environment=_mapping(svc.get("environment")),
         external_links=tuple(str(v) for v in svc.get("external_links") or []),
+        ports=_ports(svc.get("ports")),
     )
+
+
+def _ports(ports: Any) -> tuple[tuple[int, str], ...]:
+    """compose config's long-syntax `ports:` entries as (container port, protocol)."""
+    out = []
+    for p in ports or ():
+        if isinstance(p, dict) and str(p.get("target", "")).isdigit():
+            out.append((int(p["target"]), str(p.get("protocol") or "tcp")))
+    return tuple(out)
 
 
 def _external(res: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .engine.api import EngineAPI
-from .errors import CiloError
+from .errors import CiloError, NoSuchEnvironment
 from .model import env_key, env_labels
 from .names import check_env_name, check_project_name
 from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
@@ -170,7 +170,7 @@ def get_env(ctx: Context, ref: str, check_options: bool = True) -> Record:
     project = project or current_project(ctx) or ""
     record = store.read_state().environments().get(env_key(project, env))
     if record is None:
-        raise CiloError(
+        raise NoSuchEnvironment(
             f"environment {env_key(project, env)} does not exist; create it with "
             f"`docker cilo up {env}` in the project folder, or see `docker cilo list --all`"
         )

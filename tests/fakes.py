@@ -7,6 +7,9 @@ top-level sections, `name`, services with networks, profiles and container names
 `compose_up` reads cilo's generated override too (labels, network names, fixed
 addresses) and starts one container per service, labelled as compose labels them.
 
+`compose_argv` is a stand-in process (tests/fake_compose.py) that logs the arguments
+compose would get, so compose's own commands run in unit tests never reach an engine.
+
 Its `calls` list records what was asked, so tests can assert, say, that a destroy
 removed only labelled objects, or that a refused command asked the engine nothing.
 `fail` makes a named method raise once (a message: an EngineError; or the exception
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,29 @@ import yaml
 from compose_cilo.engine.api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
 from compose_cilo.engine.options import DockerOptions
 from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
-from compose_cilo.model import COMPOSE_FILES_LABEL, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, COMPOSE_WORKDIR_LABEL
+from compose_cilo.model import (
+    COMPOSE_FILES_LABEL,
+    COMPOSE_NUMBER_LABEL,
+    COMPOSE_ONEOFF_LABEL,
+    COMPOSE_PROJECT_LABEL,
+    COMPOSE_SERVICE_LABEL,
+    COMPOSE_WORKDIR_LABEL,
+)
 from compose_cilo.project import ComposeTarget
+
+
+def _long_port(port: Any) -> Any:
+    """A short-syntax `ports:` entry ("127.0.0.1:8080:80/udp", "80") in compose's long syntax."""
+    if isinstance(port, dict):
+        return port
+    spec, _, protocol = str(port).partition("/")
+    parts = spec.split(":")
+    out = {"mode": "ingress", "target": int(parts[-1]), "protocol": protocol or "tcp"}
+    if len(parts) > 1:
+        out["published"] = parts[-2]
+    if len(parts) > 2:
+        out["host_ip"] = parts[0]
+    return out
 
 
 class _Loader(yaml.SafeLoader):
@@ -92,6 +117,8 @@ class FakeEngine:
             if "network_mode" not in svc:
                 nets = svc.get("networks") or ["default"]
                 svc["networks"] = {n: None for n in nets} if isinstance(nets, list) else nets
+            if svc.get("ports"):  # compose writes the long syntax
+                svc["ports"] = [_long_port(p) for p in svc["ports"]]
             services[svc_name] = svc
         networks = {"default": {"name": f"{name}_default"}, **doc["networks"]}
         networks = {k: {"name": f"{name}_{k}", **v} for k, v in networks.items()}
@@ -104,7 +131,8 @@ class FakeEngine:
 
     def compose_argv(self, target: ComposeTarget) -> list[str]:
         self._call("compose_argv", target)  # an unreachable engine runs no compose either
-        return ["docker", "compose", "--project-directory", target.project_dir,
+        return [sys.executable, str(Path(__file__).with_name("fake_compose.py")),
+                "--project-directory", target.project_dir,
                 *(a for f in target.files for a in ("--file", f)),
                 *(["--project-name", target.project_name] if target.project_name else [])]
 
@@ -131,7 +159,8 @@ class FakeEngine:
             old = self.containers_.get(cname)
             labels = {**(patch.get("labels") or {}), COMPOSE_PROJECT_LABEL: project,
                       COMPOSE_SERVICE_LABEL: name, COMPOSE_WORKDIR_LABEL: target.project_dir,
-                      COMPOSE_FILES_LABEL: ",".join(target.files)}
+                      COMPOSE_FILES_LABEL: ",".join(target.files), COMPOSE_NUMBER_LABEL: "1",
+                      COMPOSE_ONEOFF_LABEL: "False"}
             self.containers_[cname] = ContainerInfo(
                 id=old.id if old and not recreate else f"c{next(self._ids)}", name=cname,
                 service=name, state="running", addresses=addresses, labels=labels,

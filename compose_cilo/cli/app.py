@@ -45,6 +45,12 @@ def main(
     env: str | None = typer.Option(
         None, "--env", help="The environment commands act on when none is named (else CILO_ENV, else "
         "the one `docker cilo use` remembered for this folder)."),
+    ansi: str | None = typer.Option(None, "--ansi", help="compose's: when to print ANSI control characters."),
+    progress: str | None = typer.Option(None, "--progress", help="compose's: type of progress output."),
+    parallel: int | None = typer.Option(None, "--parallel", help="compose's: max parallelism, -1 unlimited."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="compose's: execute in dry run mode."),
+    compatibility: bool = typer.Option(False, "--compatibility", help="compose's: backward compatibility mode."),
+    all_resources: bool = typer.Option(False, "--all-resources", help="compose's: include unused resources."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
     version: bool = typer.Option(
         False, "--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -72,7 +78,7 @@ def _end_of_options(args: list[str]) -> list[str]:
     group = typer.main.get_command(app)
     i = _skip_options(args, 0, group.params)
     spec = commands.find(args[i]) if i < len(args) else None
-    if spec and spec.compose_verb:  # everything after the verb is compose's
+    if spec and spec.raw:  # everything after the verb is the command's
         return [*args[: i + 1], "--", *args[i + 1 :]]
     if not spec or not spec.passthrough:
         return args

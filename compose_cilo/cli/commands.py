@@ -19,13 +19,15 @@ class Command(NamedTuple):
     aliases: tuple[str, ...] = ()  # other spellings, accepted but not offered or listed
     hidden: bool = False  # accepted but not offered or listed
     compose_verb: bool = False  # docker compose's own command, run against the copy as it is
+    raw: bool = False  # every word after the command is its own (compose's verbs, `with`)
 
 
-# compose's commands that cilo has no verb of its own for: `docker cilo VERB ARGS` is
-# `docker compose VERB ARGS` against the selected copy (or `docker cilo VERB ENV ARGS`)
-COMPOSE_VERBS = ("ps", "config", "build", "pull", "push", "images", "port", "top", "cp", "start",
-                 "stop", "restart", "kill", "pause", "unpause", "rm", "scale", "wait", "watch",
-                 "attach", "events", "stats")
+# compose's commands: `docker cilo VERB ARGS` is `docker compose VERB ARGS` against the
+# selected copy (or `docker cilo VERB ENV ARGS`), in the order completion offers them
+COMPOSE_VERBS = ("up", "down", "ps", "logs", "exec", "run", "create", "config", "build", "pull",
+                 "push", "images", "port", "top", "cp", "start", "stop", "restart", "kill", "pause",
+                 "unpause", "rm", "scale", "wait", "watch", "attach", "events", "stats", "commit",
+                 "export", "volumes", "bridge", "publish")
 
 
 LIST = Command("list", aliases=("ls",))
@@ -33,24 +35,20 @@ VERSION = Command("version")
 
 # in the order completion offers them
 COMMANDS: tuple[Command, ...] = (
-    Command("up", takes_env=True),
-    Command("create", takes_env=True),
-    Command("down", takes_env=True),
+    *(Command(verb, compose_verb=True, raw=True) for verb in COMPOSE_VERBS[:7]),
     Command("destroy", takes_env=True),
     LIST,
     Command("status", takes_env=True),
-    Command("logs", takes_env=True),
-    Command("exec", takes_env=True, passthrough=2),  # exec ENV SERVICE CMD...
-    Command("compose", takes_env=True, passthrough=1),  # compose ENV ARGS...
     Command("path", takes_env=True),
     Command("use", takes_env=True),
-    Command("run", takes_env=True, passthrough=1),  # run ENV CMD...
+    Command("with", raw=True),  # with [ENV] -- CMD...: a host command with the copy's variables
+    Command("compose", takes_env=True, passthrough=1),  # compose ENV ARGS...
     Command("doctor"),
     Command("dns"),
     Command("init"),
     Command("state"),
     VERSION,
-    *(Command(verb, compose_verb=True) for verb in COMPOSE_VERBS),
+    *(Command(verb, compose_verb=True, raw=True, hidden=verb == "publish") for verb in COMPOSE_VERBS[7:]),
 )
 
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}

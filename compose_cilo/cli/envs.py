@@ -1,4 +1,5 @@
-"""The environment commands: create, start, stop, destroy, list and show environments."""
+"""cilo's own environment commands: destroy, list, status, path and use (making, starting
+and stopping copies are compose's verbs, in verbs.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,9 @@ from .session import context_of, env_of
 
 family = typer.Typer()
 SELECTED_HELP = "ENV or PROJECT/ENV (default: the selected environment)."
-# the options `up` and `create` share
-NEW_ENV = typer.Argument(None, help="Environment name, a DNS label (default: the selected environment).")
-COPY = typer.Option(False, "--copy", help="Run from a copy of the project under the cilo home.")
-STRICT = typer.Option(False, "--strict", help=(
-    "Refuse a project whose copies would share something with your stack (host network, host folders, "
-    "external volumes...)."))
 
 
-def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
+def urls(record: dict[str, Any]) -> dict[str, list[str]]:
     from .. import config
     from ..dns.zone import names_for_env
     from ..state import store
@@ -31,47 +26,6 @@ def _urls(record: dict[str, Any]) -> dict[str, list[str]]:
     services = record["services"]
     return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
             if services.get(svc, {}).get("status") != "not created"}
-
-
-@family.command()
-def up(
-    c: typer.Context,
-    env: str | None = NEW_ENV,
-    build: bool = typer.Option(False, "--build", help="Build images before starting."),
-    recreate: bool = typer.Option(
-        False, "--recreate", help="Recreate containers and network (moves to a free subnet)."),
-    copy: bool = COPY,
-    strict: bool = STRICT,
-) -> None:
-    """Create the environment if needed and start it."""
-    from .. import lifecycle
-    from . import output
-
-    record = lifecycle.up(context_of(c), env_of(c, env), build=build, recreate=recreate, copy=copy, strict=strict)
-    print(output.env_status(record, _urls(record)))
-
-
-@family.command()
-def create(
-    c: typer.Context,
-    env: str | None = NEW_ENV,
-    copy: bool = COPY,
-    strict: bool = STRICT,
-) -> None:
-    """Create the environment (network, subnet, override, state) without starting it."""
-    from .. import lifecycle
-
-    record = lifecycle.create(context_of(c), env_of(c, env), copy=copy, strict=strict)
-    print(f"environment {record_key(record)} created on {record['subnet']}")
-
-
-@family.command()
-def down(c: typer.Context, env: str | None = typer.Argument(None, help=SELECTED_HELP)) -> None:
-    """Stop the environment's containers (everything is kept)."""
-    from .. import lifecycle
-
-    record = lifecycle.down(context_of(c), env_of(c, env))
-    print(f"environment {record_key(record)} stopped")
 
 
 @family.command()
@@ -144,12 +98,12 @@ def status(
 
     ctx = context_of(c)
     record = lifecycle.live_view(ctx, queries.get_env(ctx, env_of(c, env)))
-    urls = _urls(record)
+    addresses = urls(record)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
     if as_json:
-        output.print_json(output.env_json(record, urls, overlaps))
+        output.print_json(output.env_json(record, addresses, overlaps))
     else:
-        print(output.env_status(record, urls, overlaps))
+        print(output.env_status(record, addresses, overlaps))
 
 
 @family.command()

@@ -55,14 +55,36 @@ class Session:
         )
 
 
+# compose's global options that change how it works, not what it acts on: passed on as given
+COMPOSE_FLAGS = {"dry_run": "--dry-run", "compatibility": "--compatibility", "all_resources": "--all-resources"}
+COMPOSE_VALUES = {"ansi": "--ansi", "progress": "--progress", "parallel": "--parallel"}
+
+
+def compose_options(c: typer.Context) -> list[str]:
+    """compose's own global options given before the command (`--ansi never`, `--dry-run`)."""
+    p = c.find_root().params
+    return ([o for k, o in COMPOSE_FLAGS.items() if p.get(k)]
+            + [a for k, o in COMPOSE_VALUES.items() if p.get(k) is not None for a in (o, str(p[k]))])
+
+
 def selected(c: typer.Context) -> str | None:
-    """The selected environment (--env, CILO_ENV, `docker cilo use`), if any."""
+    """The selected environment (--env, CILO_ENV, `docker cilo use`), if any.
+
+    A selection and `-p` together are refused: the copy is the selected environment's own
+    compose project, and -p would name another one."""
     import os
 
+    from ..errors import UsageError
     from ..selection import project_folder, select
 
     ctx = context_of(c)
     chosen = select(c.find_root().params.get("env"), project_folder(ctx.compose, ctx.cwd), os.environ, ctx.cwd)
+    if chosen and ctx.compose.project_name is not None:
+        raise UsageError(
+            f"-p {ctx.compose.project_name} names a compose project, and with environment {chosen.env} "
+            f"selected (from {chosen.source}) docker cilo acts on that copy's own project; drop -p, or "
+            "name the environment and the project instead: docker cilo -p NAME VERB ENV ... with no "
+            "selection (--env, CILO_ENV, docker cilo use --clear)")
     return chosen.env if chosen else None
 
 

@@ -70,7 +70,9 @@ def test_compose_commands_complete_the_services_of_the_copy(capsys: pytest.Captu
         st.environments()["shop/dev"] = sample_record(services={"web": svc, "db": svc})
         st.environments()["shop/qa"] = sample_record(env="qa", subnet="10.224.1.0/24", services={"api": svc})
     assert completion(capsys, "cilo", "ps", "dev", "") == ["db", "web"]  # ENV named first
-    assert completion(capsys, "cilo", "--env", "qa", "logs", "") == ["dev", "qa"]  # cilo's logs: ENV first
+    assert completion(capsys, "cilo", "--env", "qa", "logs", "") == ["api"]  # compose's logs of the copy
+    assert completion(capsys, "cilo", "exec", "") == ["dev", "qa"]  # nothing selected: ENV first
+    assert completion(capsys, "cilo", "--env", "qa", "up", "-d", "") == ["api"]
     assert completion(capsys, "cilo", "--env", "qa", "restart", "") == ["api"]
     monkeypatch.setenv("CILO_ENV", "dev")
     assert completion(capsys, "cilo", "stop", "w") == ["web"]

@@ -109,7 +109,7 @@ def test_destroy_acts_on_the_selected_environment(shop: Path, capsys: pytest.Cap
 def test_an_empty_name_is_a_bad_name_not_a_missing_one(shop: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CILO_ENV", "qa")  # a selection must not stand in for an empty name
-    for args in (("path", ""), ("create", ""), ("use", "")):
+    for args in (("path", ""), ("status", ""), ("use", ""), ("with", "", "true")):
         code, out, err = cilo(capsys, *args)
         assert code == 2 and out == "" and 'environment name "" is empty' in err, args
     assert selection.remembered(str(shop)) is None

@@ -143,9 +143,9 @@ def test_up_with_a_profile_starts_its_services_and_records_it(ctx: Context, engi
     assert "debug" in {c.service for c in engine.containers_.values()}
 
 
-def test_down_stops_and_keeps_everything(ctx: Context, engine: FakeEngine) -> None:
+def test_stop_stops_and_keeps_everything(ctx: Context, engine: FakeEngine) -> None:
     lifecycle.up(ctx, "dev")
-    rec = lifecycle.down(ctx, "dev")
+    rec = lifecycle.stop(ctx, "dev")
     assert rec["status"] == "stopped"
     assert {c.state for c in engine.containers_.values()} == {"exited"}
     assert "cilo_shop_dev" in engine.networks_ and record()["subnet"] == rec["subnet"]
@@ -257,7 +257,7 @@ def test_doctor_recreates_a_lost_network_and_restarts_what_stopped(ctx: Context,
 
     rec = lifecycle.up(ctx, "dev")
     engine.remove_networks(["cilo_shop_dev"])
-    lifecycle.down(ctx, "dev")
+    lifecycle.stop(ctx, "dev")
     with store.mutate() as st:  # state says running; the engine says stopped
         st.environments()["shop/dev"]["status"] = "running"
     checks = doctor.run_checks(ctx)
@@ -311,7 +311,7 @@ def test_doctor_recreates_the_network_of_a_stopped_environment(ctx: Context, eng
     from compose_cilo import doctor
 
     rec = lifecycle.up(ctx, "dev")
-    lifecycle.down(ctx, "dev")
+    lifecycle.stop(ctx, "dev")
     engine.remove_networks(["cilo_shop_dev"])
     done = doctor.fix(ctx, doctor.run_checks(ctx), confirm=lambda what: True)
     assert "recreated the network of shop/dev" in done
