@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lifecycle, paths, reconcile
+from .envrecord import refresh
 from .errors import CiloError
 from .model import record_key
 from .network import envnet
@@ -206,7 +207,7 @@ def _apply(ctx: Context, a: Action) -> str:
         lifecycle.stop(ctx, a.subject)
         return f"stopped {a.subject}"
     if a.kind == "record":
-        lifecycle.refresh(ctx, get_env(ctx, a.subject))
+        refresh(ctx, get_env(ctx, a.subject))
         return f"recorded the real addresses of {a.subject}"
     if a.kind == "remove_container":
         ctx.engine.remove_containers([a.subject])

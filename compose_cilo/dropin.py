@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import lifecycle
-from .envrecord import env_target, user_target
+from .envrecord import env_target, observe_status, user_target
 from .errors import NoSuchEnvironment
 from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL
 from .procs import run_attached
@@ -75,7 +75,7 @@ def run(ctx: Context, ref: str, req: Request) -> int:
     if created and code != 0 and req.verb != "run" and _nothing_made(ctx, record):
         forget_failed_create(ctx, record)
     elif req.verb in RECORDED:
-        lifecycle.observe_status(ctx, record)
+        observe_status(ctx, record)
     return code
 
 
@@ -94,7 +94,7 @@ class _Watcher:
         now = frozenset((c.id, c.state) for c in self.ctx.engine.containers(selector(self.record)))
         if now != self.seen:
             self.seen = now
-            lifecycle.observe_status(self.ctx, self.record)
+            observe_status(self.ctx, self.record)
 
 
 def port_answer(ctx: Context, record: Record, args: Sequence[str]) -> str | None:

@@ -4,6 +4,7 @@ engine's containers are written back into it. Every write goes through the state
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +13,10 @@ from . import ownership, paths, workspace
 from .dns import labels
 from .engine.api import ContainerInfo
 from .errors import CiloError
-from .model import namespace_root
+from .model import namespace_root, record_key
 from .names import compose_project_name
 from .project import ComposeTarget, ProjectModel
-from .queries import Context, Record
+from .queries import Context, Record, selector
 from .state import store
 
 
@@ -178,3 +179,40 @@ def sync_dns(ctx: Context) -> None:
     result = ctx.dns.sync(store.read_state().doc)
     if not result.served:
         ctx.say(f"warning: {result.message}")
+
+
+def observe_status(ctx: Context, record: Record) -> Record:
+    """Record the containers and the status the engine shows: running when one runs,
+    stopped when all are stopped, created when there are none (after a compose command
+    that started, stopped or removed some). Nothing is written when nothing changed."""
+    containers = ctx.engine.containers(selector(record))
+    states = {c.state for c in containers}
+    status = "running" if "running" in states else "stopped" if states else "created"
+    current = store.read_state().environments().get(record_key(record), record)
+    seen = copy.deepcopy(current)
+    apply_containers(seen, containers)
+    if {**seen, "status": status} == current:
+        return current
+    refreshed = refresh(ctx, record, status, containers=containers)
+    sync_dns(ctx)
+    return refreshed
+
+
+def refresh(ctx: Context, record: Record, status: str | None = None, *,
+            containers: list[ContainerInfo] | None = None) -> Record:
+    """Record the environment's containers (read from the engine unless given), with `status`."""
+    found = ctx.engine.containers(selector(record)) if containers is None else containers
+
+    def change(r: Record) -> None:
+        apply_containers(r, found)
+        if status:
+            r["status"] = status
+
+    return update_record(record_key(record), change)
+
+
+def live_view(ctx: Context, record: Record) -> Record:
+    """The record with the engine's current containers applied (nothing is written)."""
+    view = copy.deepcopy(record)
+    apply_containers(view, ctx.engine.containers(selector(record)))
+    return view

@@ -14,12 +14,13 @@ from . import isolation, override, ownership, paths
 from .copymode import prepare_workspace
 from .dns import labels
 from .envrecord import (
-    apply_containers,
     env_target,
     home_id,
     known_home_id,
+    live_view,
     new_record,
     now,
+    refresh,
     service_records,
     sync_dns,
     update_record,
@@ -31,7 +32,7 @@ from .model import LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJ
 from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
-from .queries import Context, Record, current_project, get_env, resolve_project, selector, split_ref
+from .queries import Context, Record, current_project, get_env, resolve_project, split_ref
 from .reconcile import Adoption
 from .state import store
 from .teardown import forget_failed_create, owned_names
@@ -261,31 +262,6 @@ def prepare(ctx: Context, ref: str, *, copy: bool = False, strict: bool = False,
     return record, created
 
 
-def observe_status(ctx: Context, record: Record) -> Record:
-    """Record the containers and the status the engine shows: running when one runs,
-    stopped when all are stopped, created when there are none (after a compose command
-    that started, stopped or removed some)."""
-    refreshed = refresh(ctx, record, observed=True)
-    sync_dns(ctx)
-    return refreshed
-
-
-def refresh(ctx: Context, record: Record, status: str | None = None, *, observed: bool = False) -> Record:
-    """Read the environment's containers from the engine and record them, with `status`,
-    or with the status they show when `observed`."""
-    containers = ctx.engine.containers(selector(record))
-    if observed:
-        states = {c.state for c in containers}
-        status = "running" if "running" in states else "stopped" if states else "created"
-
-    def change(r: Record) -> None:
-        apply_containers(r, containers)
-        if status:
-            r["status"] = status
-
-    return update_record(record_key(record), change)
-
-
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
        copy: bool = False, strict: bool = False) -> Record:
     with _env_turn(ctx, ref):
@@ -316,15 +292,6 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
             net["subnet"] = subnet
         for svc in rec["services"].values():
             svc["ip"] = None
-
-
-def live_view(ctx: Context, record: Record) -> Record:
-    """The record with the engine's current containers applied (nothing is written)."""
-    import copy
-
-    view = copy.deepcopy(record)
-    apply_containers(view, ctx.engine.containers(selector(record)))
-    return view
 
 
 def ensure_running(ctx: Context, ref: str) -> Record:

@@ -164,7 +164,10 @@ def absolute_path(path: str, base: Path) -> str:
 
 
 def _absolute(path: str, base: Path) -> str:
-    p = Path(path).expanduser()
+    try:
+        p = Path(path).expanduser()
+    except RuntimeError:  # ~user of no such user: a name like any other, as for compose
+        p = Path(path)
     return str(p if p.is_absolute() else (base / p)).rstrip("/") or "/"
 
 

@@ -93,11 +93,12 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
     """Show one environment: status, subnet, services, addresses and URLs."""
-    from .. import lifecycle, queries
+    from .. import queries
+    from ..envrecord import live_view
     from . import output
 
     ctx = context_of(c)
-    record = lifecycle.live_view(ctx, queries.get_env(ctx, env_of(c, env)))
+    record = live_view(ctx, queries.get_env(ctx, env_of(c, env)))
     addresses = urls(record)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
     if as_json:

@@ -128,6 +128,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @example(argv=["logs", "keep"], env={})  # ran a real compose through the fake (fixed in the fake)
 @example(argv=["--profile", " ", "up", "shop/keep"], env={})  # recorded the profile (fixed)
 @example(argv=["--env-file", "a" * 300, "list"], env={})  # ENAMETOOLONG crashed (fixed)
+@example(argv=["--env-file", "~0", "up"], env={})  # ~user of no such user crashed (fixed)
 def test_no_traceback_and_no_change_on_refused_input(sandbox: Path, argv: list[str],
                                                      env: dict[str, str]) -> None:
     home = Path(tempfile.mkdtemp(prefix="home-", dir=sandbox))

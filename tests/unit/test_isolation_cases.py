@@ -118,7 +118,7 @@ def test_external_default_network_is_kept(compose_cli: None, tmp_path: Path) -> 
 
 
 def test_chains_of_shared_namespaces(compose_cli: None, tmp_path: Path) -> None:
-    from compose_cilo.lifecycle import apply_containers, service_records
+    from compose_cilo.envrecord import apply_containers, service_records
 
     alpha, _ = _copies("chain", tmp_path)
     assert set(alpha.merged["services"]["c"]["networks"]["default"]["aliases"]) == {

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from compose_cilo import lifecycle, paths, teardown
+from compose_cilo.envrecord import live_view
 from compose_cilo.errors import CiloError, SubnetConflict
 from compose_cilo.model import LABEL_ENV, LABEL_HOME, LABEL_NETWORK, LABEL_PROJECT
 from compose_cilo.network.subnets import Taken
@@ -302,7 +303,7 @@ def test_ensure_running_and_live_view(ctx: Context, engine: FakeEngine) -> None:
     rec = lifecycle.ensure_running(ctx, "dev")
     assert rec["status"] == "running" and engine.containers_
     engine.containers_["cilo_shop_dev-web-1"] = engine.containers_["cilo_shop_dev-web-1"]._replace(state="exited")
-    live = lifecycle.live_view(ctx, record())
+    live = live_view(ctx, record())
     assert live["services"]["web"]["status"] == "exited"
     assert record()["services"]["web"]["status"] == "running"  # a view: state is unchanged
 
