@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import lifecycle
-from .envrecord import env_target, observe_status, user_target
+from .envrecord import env_target, known_home_id, observe_status, user_target
 from .errors import NoSuchEnvironment
 from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL
 from .procs import run_attached
@@ -52,11 +52,11 @@ class Request(NamedTuple):
 def run(ctx: Context, ref: str, req: Request) -> int:
     """Run the compose command on environment `ref`'s copy; compose's exit status.
 
-    A copy an `up` or `create` made is removed again when compose fails before making any
+    A copy this command made is removed again when compose fails before making any
     container or volume of it (`up nosuchservice`, a mistyped option): bad input leaves
     nothing behind.
     """
-    created = False
+    created, had_home = False, known_home_id() is not None
     if req.verb in PREPARES:
         record, created = lifecycle.prepare(ctx, ref, copy=req.copy, strict=req.strict, recreate=req.recreate)
     else:
@@ -72,8 +72,8 @@ def run(ctx: Context, ref: str, req: Request) -> int:
         return 0
     argv = [*ctx.engine.compose_argv(env_target(record)), *req.compose_options, req.verb, *req.args]
     code = run_attached(argv, every=_Watcher(ctx, record) if req.verb in WATCHED else None)
-    if created and code != 0 and req.verb != "run" and _nothing_made(ctx, record):
-        forget_failed_create(ctx, record)
+    if created and code != 0 and _nothing_made(ctx, record):
+        forget_failed_create(ctx, record, made_home=not had_home)
     elif req.verb in RECORDED:
         observe_status(ctx, record)
     return code

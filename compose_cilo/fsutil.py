@@ -132,3 +132,18 @@ def remove_tree(path: Path) -> None:
             shutil.rmtree(path, onexc=lambda func, target, exc: gone_already(exc))
         else:
             shutil.rmtree(path, onerror=lambda func, target, info: gone_already(info[1]))
+
+
+def remove_with_empty_parents(path: Path, top: Path) -> None:
+    """Remove file or folder `path`, then each parent folder left empty, below `top`."""
+    if path.is_dir() and not path.is_symlink():
+        remove_tree(path)
+    else:
+        path.unlink(missing_ok=True)
+    folder = path.parent
+    while folder != top and folder.is_relative_to(top):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: another environment's
+        folder = folder.parent

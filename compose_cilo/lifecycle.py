@@ -27,7 +27,7 @@ from .envrecord import (
     user_target,
 )
 from .errors import CiloError
-from .fsutil import atomic_write, turn
+from .fsutil import atomic_write, remove_with_empty_parents, turn
 from .model import LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key, record_key
 from .names import label_path
 from .network import copynets, envnet
@@ -132,8 +132,10 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         if created:
             forget_failed_create(ctx, record)
         raise
-    if created and record["services"] == service_records(model, addresses, record["services"]):
-        return record, model, created
+    current = store.read_state().environments().get(record_key(record))
+    if current and (current["subnet"], current["networks"], current["services"]) == (
+            record["subnet"], record["networks"], service_records(model, addresses, current["services"])):
+        return current, model, created  # nothing to record: no write
 
     def record_services(r: Record) -> None:
         r["subnet"] = record["subnet"]
@@ -228,22 +230,13 @@ def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
     """
     project, env = split_ref(ref, ctx.project)
     project = project or current_project(ctx) or ""
-    lock = paths.cilo_home() / "locks" / project / f"{env}.lock"
+    lock = paths.env_lock(project, env)
     try:
         with turn(lock, f"creating or starting environment {env_key(project, env)}"):
             yield
     finally:
         if env_key(project, env) not in store.read_state().environments():
-            _remove_lock(lock)
-
-
-def _remove_lock(lock: Path) -> None:
-    lock.unlink(missing_ok=True)
-    for folder in (lock.parent, lock.parent.parent):
-        try:
-            folder.rmdir()
-        except OSError:
-            return  # not empty: other environments' locks
+            remove_with_empty_parents(lock, paths.cilo_home())
 
 
 def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> Record:

@@ -31,6 +31,11 @@ def env_dir(project: str, env: str) -> Path:
     return envs_dir() / project / env
 
 
+def env_lock(project: str, env: str) -> Path:
+    """The lock that gives one create or up of an environment at a time."""
+    return cilo_home() / "locks" / project / f"{env}.lock"
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` and its missing parents as 0700 folders.
 

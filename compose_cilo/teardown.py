@@ -6,20 +6,27 @@ from __future__ import annotations
 from . import ownership, paths, settings
 from .envrecord import known_home_id, sync_dns
 from .errors import CiloError
-from .fsutil import remove_tree
-from .model import record_key
+from .fsutil import remove_tree, remove_with_empty_parents
+from .model import LABEL_HOME, record_key
 from .queries import Context, Record, current_project, get_env, selector
 from .state import store
 
 
-def forget_failed_create(ctx: Context, record: Record) -> None:
-    """Undo a create that failed half-way: nothing of it may be left."""
+def forget_failed_create(ctx: Context, record: Record, made_home: bool = False) -> None:
+    """Undo a create that failed half-way: nothing of it may be left, down to its lock
+    and, when that create made the home's id (`made_home`), the id if nothing carries it."""
+    home = known_home_id()
     try:
-        ctx.engine.remove_networks(owned_names(ctx, record, "networks", known_home_id()))
+        ctx.engine.remove_networks(owned_names(ctx, record, "networks", home))
     finally:
-        remove_tree(paths.env_dir(record["project"], record["name"]))
+        remove_with_empty_parents(paths.env_dir(record["project"], record["name"]), paths.cilo_home())
+        remove_with_empty_parents(paths.env_lock(record["project"], record["name"]), paths.cilo_home())
+        unused = made_home and home is not None and not any(
+            find({LABEL_HOME: home}) for find in (ctx.engine.containers, ctx.engine.networks, ctx.engine.volumes))
         with store.mutate() as st:
             st.environments().pop(record_key(record), None)
+            if unused and st.doc.get("home_id") == home:
+                st.doc.pop("home_id", None)
 
 
 def destroy(ctx: Context, ref: str) -> None:

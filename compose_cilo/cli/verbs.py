@@ -50,7 +50,9 @@ def _run(c: typer.Context, verb: str, args: list[str]) -> None:
     if chosen is not None:
         env = chosen
     else:
-        if not args or args[0].startswith("-"):
+        dashes = args[:1] == ["--"]  # `docker cilo VERB -- ENV ...`: a name that starts like an option
+        args = args[1:] if dashes else args
+        if not args or (args[0].startswith("-") and not dashes):
             raise UsageError(f"docker cilo {verb} needs an environment: select one with --env ENV, "
                              f"CILO_ENV=ENV or docker cilo use ENV, or name it right after the command: "
                              f"docker cilo {verb} ENV {' '.join(args)}".rstrip())

@@ -12,6 +12,7 @@ In messages and file contents, {p} is the project name, {dir} the project folder
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,7 +85,8 @@ CASES = [
     case("env-leading-slash", "status", "/dev", code=2, message=BAD_PROJECT.format("")),
     case("env-leading-dash", "create", "--", "-dev", code=2,
          message=r"environment name \"-dev\" starts or ends with '-'"),
-    case("env-leading-dash-as-option", "create", "-dev", code=2, message=r"No such option: -d"),
+    case("env-leading-dash-as-option", "create", "-dev", code=2,
+         message=r"docker cilo create needs an environment: .*name it right after the command"),
     case("env-trailing-dash", "up", "dev-", code=2, message=r"\"dev-\" starts or ends with '-'"),
     case("env-64-chars", "create", "a" * 64, code=2, message=r"is 64 characters long \(at most 63\)"),
     case("env-300-chars-destroy", "destroy", "--force", "b" * 300, code=2,
@@ -103,7 +105,8 @@ CASES = [
     case("env-underscore", "create", "dev_x", code=2, message=r'"dev_x" may hold only .*"dev-x"'),
     case("env-star", "create", "*", code=2, message=r'environment name "\*" may hold only'),
     case("env-shell", "create", "$(id)", code=2, message=r'environment name "\$\(id\)" may hold only'),
-    case("env-run-uppercase", "run", "Dev", "true", code=2, message=r'"Dev" has uppercase letters'),
+    case("env-run-uppercase", "run", "Dev", "web", "true", code=2, message=r'"Dev" has uppercase letters'),
+    case("env-with-uppercase", "with", "Dev", "true", code=2, message=r'"Dev" has uppercase letters'),
     case("env-logs-dot", "logs", "dev.x", code=2, message=r'"dev.x" may hold only'),
     case("env-compose-space", "compose", "a b", "ps", code=2, message=r'"a b" may hold only'),
     case("env-exec-dotdot-ref", "exec", "../dev", "web", code=2, message=BAD_PROJECT.format(r"\.\.")),
@@ -362,16 +365,27 @@ CASES = [
          dotenv="COMPOSE_FILE=gone.yml\n", message=r"compose file {dir}/gone\.yml not found"),
     case("dotenv-project-name", "create", "dev", dotenv="COMPOSE_PROJECT_NAME=../x\n",
          message=r'invalid project name "\.\./x"'),
-    case("usage-exec-option-needs-value", "exec", "keep", "-u", code=2,
-         message=r"Option '-u' requires an argument"),
-    case("usage-exec-missing-service", "exec", "keep", code=2, message=r"Missing argument 'service'"),
-    case("usage-run-missing-command", "run", "keep", code=2, message=r"Missing argument 'command"),
-    case("usage-exec-index-not-a-number", "exec", "keep", "--index", "one", "web", code=2,
-         message=r"Invalid value for '--index': 'one' is not a valid int"),
+    # compose's own commands: compose refuses them, with its exit status and its words
+    case("usage-exec-option-needs-value", "exec", "keep", "-u", code=1,
+         message=r"flag needs an argument: 'u' in -u"),
+    case("usage-exec-missing-service", "exec", "keep", code=1, message=r"requires at least 2 arg"),
+    case("usage-run-missing-service", "run", "fresh", code=1, message=r"requires at least 1 arg"),
+    case("usage-up-no-such-service", "up", "-d", "nosuchservice", code=1, env=(("CILO_ENV", "fresh"),),
+         message=r"no such service: nosuchservice"),
+    case("usage-up-unknown-flag", "up", "fresh", "--frobnicate", code=1, message=r"unknown flag: --frobnicate"),
+    case("usage-with-missing-command", "with", "keep", code=2, message=r"docker cilo with needs a command"),
+    case("usage-exec-index-not-a-number", "exec", "keep", "--index", "one", "web", code=1,
+         message=r'invalid argument "one" for "--index" flag'),
+    case("usage-verb-needs-env", "ps", code=2, message=r"docker cilo ps needs an environment: select one"),
+    case("usage-verb-env-after-options", "logs", "-f", "keep", code=2,
+         message=r"name it right after the command: docker cilo logs ENV -f keep"),
+    case("usage-p-with-selection", "-p", "other", "up", "-d", code=2, env=(("CILO_ENV", "keep"),),
+         message=r"-p other names a compose project, and with environment keep selected"),
+    case("usage-publish-refused", "publish", "keep", "x/y:1", code=2, message=r"docker cilo publish is refused"),
     case("usage-unknown-command", "frobnicate", code=2, message=r"No such command 'frobnicate'"),
     case("usage-missing-env", "create", code=2,
-         message=r"docker cilo create needs an environment: name one \(docker cilo create dev\), or select "
-                 r"one with --env ENV, CILO_ENV=ENV or docker cilo use ENV"),
+         message=r"docker cilo create needs an environment: select one with --env ENV, CILO_ENV=ENV or "
+                 r"docker cilo use ENV, or name it right after the command: docker cilo create ENV"),
     case("selection-cilo-env-bad", "status", code=2, env=(("CILO_ENV", "Bad_Env"),),
          message=r'CILO_ENV="Bad_Env": environment name "Bad_Env" has uppercase letters'),
     case("selection-env-and-name-disagree", "--env", "qa", "path", "keep", code=2,
@@ -435,11 +449,22 @@ def state_bytes(sb: Sandbox, content: str | bytes | None) -> bytes:
     return sb.fill(content).encode()
 
 
+def _document(p: Path) -> bytes:
+    data = p.read_bytes()
+    if p.name == "state.json":
+        with contextlib.suppress(ValueError, RecursionError):
+            return json.dumps(json.loads(data), sort_keys=True).encode()
+    return data
+
+
 def tree(root: Path) -> dict[str, tuple[int, str]]:
     """Every path under root with its mode and content digest (symlinks by target).
 
     `state.json.valid` is left out: it is a cache (a digest of bytes cilo validated), so
-    a refused command may create it without changing any state.
+    a refused command may create it without changing any state. A state file that parses
+    is compared as the document it holds: compose refuses its own bad arguments only
+    after cilo made the copy (then removed it again), so the file may be written back
+    with the same document in cilo's layout.
     """
     out = {}
     for p in sorted(root.rglob("*")):
@@ -449,7 +474,7 @@ def tree(root: Path) -> dict[str, tuple[int, str]]:
         if p.is_symlink():
             digest = "-> " + os.readlink(p)
         elif p.is_file():
-            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            digest = hashlib.sha256(_document(p)).hexdigest()
         else:
             digest = "dir"
         out[str(p.relative_to(root))] = (st.st_mode, digest)

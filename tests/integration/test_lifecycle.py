@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,11 +117,17 @@ def test_profiles_down_up_and_status(shop: Path, cilo: Cilo, unique: str) -> Non
     status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
     assert status["services"]["debug"]["status"] == "running"
 
-    cilo("down", env, cwd=shop)
+    cilo("stop", env, cwd=shop)
     status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
     assert status["status"] == "stopped"
     assert all(s["status"] in ("exited", "not created") for s in status["services"].values())
+
+    cilo("down", env, cwd=shop)  # compose's down: the containers go, the copy stays
+    status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
+    assert status["status"] == "created"
+    assert all(s["status"] == "not created" for s in status["services"].values())
     assert labelled("volume", "shop", env), "down must keep volumes"
+    assert labelled("network", "shop", env), "down must keep the copy's network"
 
     cilo("up", env, cwd=shop)  # profiles recorded at creation are kept
     status = json.loads(cilo("status", env, "--json", cwd=shop).stdout)
@@ -179,7 +186,7 @@ def test_copy_mode_runs_from_a_copy(shop: Path, cilo: Cilo, unique: str, cilo_ho
     workspace = Path(cilo("path", env, cwd=shop).stdout.strip())
     assert workspace == cilo_home / "envs" / "shop" / env / "workspace"
     assert tree_digest(workspace) == before
-    run = cilo("run", env, "sh", "-c", "echo $CILO_ENV $CILO_PROJECT $PWD $CILO_BASE_URL", cwd=shop)
+    run = cilo("with", env, "sh", "-c", "echo $CILO_ENV $CILO_PROJECT $PWD $CILO_BASE_URL", cwd=shop)
     assert run.stdout.split() == [env, "shop", str(workspace), f"http://shop.{env}.test"]
     cilo("destroy", env, cwd=shop)
     assert not workspace.exists() and not (cilo_home / "envs" / "shop" / env).exists()
@@ -240,8 +247,8 @@ def test_everything_after_the_service_is_the_commands(tmp_path: Path, cilo: Cilo
         got = cilo("exec", env, "-u", "65534", "-w", "/etc", "-e", "X=1", "cache",
                    "sh", "-c", 'echo "$(id -u) $PWD $X $0"', "--", cwd=proj).stdout.split()
         assert got == ["65534", "/etc", "1", "--"]
-        assert cilo("run", env, "echo", "-h", "-f", "x", cwd=proj).stdout.split() == ["-h", "-f", "x"]
-        assert cilo("run", env, "--", "echo", "--", "-v", cwd=proj).stdout.split() == ["--", "-v"]
+        assert cilo("with", env, "echo", "-h", "-f", "x", cwd=proj).stdout.split() == ["-h", "-f", "x"]
+        assert cilo("with", env, "--", "echo", "--", "-v", cwd=proj).stdout.split() == ["--", "-v"]
         services = cilo("compose", env, "config", "--services", cwd=proj).stdout.split()
         assert sorted(services) == ["cache", "web"]
         assert "Usage:  docker compose" in cilo("compose", env, "ps", "-h", cwd=proj).stdout
@@ -272,8 +279,8 @@ def test_each_git_worktree_gets_its_own_copy_with_cilo_env_auto(tmp_path: Path, 
     git("worktree", "add", "-q", "-b", f"Feature/Login-{unique}", str(linked))
     auto = {"CILO_ENV": "auto"}
     try:
-        cilo("up", cwd=main, env=auto)
-        cilo("up", cwd=linked, env=auto)
+        cilo("up", "-d", cwd=main, env=auto)  # compose's up, detached, of the selected copy
+        cilo("up", "-d", cwd=linked, env=auto)
         listed = json.loads(cilo("list", "--all", "--json", cwd=main).stdout)
         mine = sorted((e["project"], e["name"], e["workspace"]) for e in listed if e["project"] == f"wt{unique}")
         assert mine == sorted([(f"wt{unique}", f"main-{unique}", str(main)),
@@ -323,10 +330,10 @@ def test_compose_verbs_run_against_the_selected_copy(tmp_path: Path, cilo: Cilo,
         cilo("start", env, "cache", cwd=proj)  # without a selection: the environment first
         status = json.loads(cilo("status", env, "--json", cwd=proj).stdout)
         assert {s["status"] for s in status["services"].values()} == {"running"}
-        # the one difference: a copy publishes no host port
-        assert compose("port", "web", "80").returncode == 0
-        port = cilo("port", "web", "80", cwd=proj, env=selected, check=False)
-        assert port.returncode == 1 and "no port 80/tcp" in port.stderr
+        # a copy publishes no host port: its port is the container's own address
+        assert re.fullmatch(r"0\.0\.0\.0:\d+\n", compose("port", "web", "80").stdout)
+        web_ip = status["services"]["web"]["ip"]
+        assert cilo("port", "web", "80", cwd=proj, env=selected).stdout == f"{web_ip}:80\n"
         unselected = cilo("ps", cwd=proj, check=False)
         assert unselected.returncode == 2 and "docker cilo ps needs an environment" in unselected.stderr
     finally:
