@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import lifecycle
-from .envrecord import env_target, known_home_id, observe_status, user_target
+from .envrecord import env_target, known_home_id, observe_status, run_layer_path, user_target
 from .errors import NoSuchEnvironment
 from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL
 from .procs import run_attached
@@ -70,7 +70,10 @@ def run(ctx: Context, ref: str, req: Request) -> int:
     if req.verb == "port" and (answer := port_answer(ctx, record, req.args)) is not None:
         print(answer)
         return 0
-    argv = [*ctx.engine.compose_argv(env_target(record)), *req.compose_options, req.verb, *req.args]
+    target = env_target(record)
+    if req.verb == "run" and run_layer_path(record).is_file():
+        target = target._replace(files=(*target.files, str(run_layer_path(record))))
+    argv = [*ctx.engine.compose_argv(target), *req.compose_options, req.verb, *req.args]
     code = run_attached(argv, every=_Watcher(ctx, record) if req.verb in WATCHED else None)
     if created and code != 0 and _nothing_made(ctx, record):
         forget_failed_create(ctx, record, made_home=not had_home)

@@ -65,6 +65,11 @@ def env_target(record: Record) -> ComposeTarget:
     )
 
 
+def run_layer_path(record: Record) -> Path:
+    """Where the layer for compose's `run` of the copy is (next to the override)."""
+    return Path(record["override"]).with_name("run.yml")
+
+
 def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
     edir = paths.env_dir(project, env)
     stamp = now()

@@ -21,6 +21,7 @@ from .envrecord import (
     new_record,
     now,
     refresh,
+    run_layer_path,
     service_records,
     sync_dns,
     update_record,
@@ -218,6 +219,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
     path = Path(record["override"])
     paths.ensure_private_dir(path.parent)
     atomic_write(path, text, 0o600)
+    atomic_write(run_layer_path(record), override.render(override.run_layer(model, addresses), ident), 0o600)
 
 
 @contextmanager

@@ -319,6 +319,14 @@ def _represent_tagged(tag: str) -> Any:
     return represent
 
 
+def run_layer(model: ProjectModel, addresses: dict[str, str]) -> dict[str, Any]:
+    """The layer compose's `run` of a copy adds on top of the override (pure): a one-off
+    container must not take the fixed address of its service's running container."""
+    key = env_network_key(model)
+    return {"services": {name: {"networks": {key: {"ipv4_address": Reset(None)}}}
+                         for name in sorted(addresses) if name in model.services}}
+
+
 def render(doc: dict[str, Any], ident: EnvIdentity) -> str:
     """The override as YAML text (deterministic: sorted keys, no timestamps)."""
     import yaml  # only where an override is written: it is not needed to read state

@@ -149,3 +149,15 @@ def test_override_is_accepted_by_real_compose(engine_available: None, tmp_path: 
     assert merged["services"]["web"]["networks"]["default"]["ipv4_address"].startswith("10.224.3.")
     assert merged["services"]["web"]["environment"]["SHOP_FLAVOUR"] == "overridden"
     assert merged["services"]["api"]["environment"]["ROLE"] == "api"  # extends still works
+
+
+def test_the_run_layer_frees_the_fixed_address_of_each_service_for_one_off_containers() -> None:
+    model = model_from_config({"name": "shop", "services": {
+        "web": {"image": "x", "networks": {"default": None}},
+        "db": {"image": "x", "networks": {"default": None}}}, "networks": {"default": {"name": "shop_default"}}})
+    layer = override.run_layer(model, {"web": "10.224.0.2", "db": "10.224.0.3", "gone": "10.224.0.4"})
+    ident = override.EnvIdentity("shop", "dev", "cilo_shop_dev", "10.224.0.0/24", None)
+    text = override.render(layer, ident)
+    assert text.endswith(
+        "services:\n  db:\n    networks:\n      default:\n        ipv4_address: !reset null\n"
+        "  web:\n    networks:\n      default:\n        ipv4_address: !reset null\n")
