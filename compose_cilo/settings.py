@@ -31,17 +31,21 @@ ENV = {
     "home": "CILO_HOME", "state_path": "CILO_STATE_PATH", "dns_config": "CILO_DNS_CONFIG",
     "dns_suffix": "CILO_DNS_SUFFIX", "dns_port": "CILO_DNS_PORT",
     "dns_upstreams": "CILO_DNS_UPSTREAMS", "base_subnet": "CILO_BASE_SUBNET",
-    "lock_timeout": "CILO_LOCK_TIMEOUT", "helper_image": "CILO_HELPER_IMAGE",
+    "lock_timeout": "CILO_LOCK_TIMEOUT", "helper_image": "CILO_HELPER_IMAGE", "reach": "CILO_REACH",
+    "router_image": "CILO_ROUTER_IMAGE", "router_http_port": "CILO_ROUTER_HTTP_PORT",
+    "router_https_port": "CILO_ROUTER_HTTPS_PORT",
 }
 FILE_KEYS = tuple(k for k in ENV if k != "home")  # config.json lives in the home
 DEFAULTS: dict[str, Any] = {
     "dns_suffix": "test", "dns_port": 5354, "base_subnet": "10.224.0.0/16", "lock_timeout": 30.0,
+    "reach": "auto", "router_image": "caddy:2", "router_http_port": 80, "router_https_port": 443,
 }
 EXAMPLES = {
     "home": "$HOME/.cilo", "state_path": "$HOME/.cilo/state.json",
     "dns_config": "$HOME/.cilo/dns/dnsmasq.conf", "dns_suffix": "test", "dns_port": "5354",
     "dns_upstreams": "192.168.1.1,1.1.1.1#53", "base_subnet": "10.224.0.0/16", "lock_timeout": "30",
-    "helper_image": "busybox:latest",
+    "helper_image": "busybox:latest", "reach": "auto", "router_image": "caddy:2",
+    "router_http_port": "80", "router_https_port": "443",
 }
 MAX_PATH = 1024
 MAX_LOCK_TIMEOUT = 86400.0
@@ -76,6 +80,10 @@ class Settings(NamedTuple):
     base_subnet_source: str
     lock_timeout: float
     helper_image: str | None  # removes files a container wrote as another user; None: the env's image
+    reach: str = "auto"  # auto, direct or router (reach/mode.py)
+    router_image: str = "caddy:2"
+    router_http_port: int = 80
+    router_https_port: int = 443
 
 
 # ---------------------------------------------------------------- loading
@@ -126,11 +134,13 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     state_path = _path(ld, "state_path", plain=False)
     dns_config = _path(ld, "dns_config", plain=True)
     suffix = _suffix(ld)
-    port = _port(ld)
+    port = _port(ld, "dns_port")
     upstreams, up_source = _upstreams(ld, port)
     subnet, subnet_source = _subnet(ld)
     timeout = _lock_timeout(ld)
-    helper = _helper_image(ld)
+    helper = _image(ld, "helper_image")
+    reach = _choice(ld, "reach", ("auto", "direct", "router"))
+    router = (_image(ld, "router_image"), _port(ld, "router_http_port"), _port(ld, "router_https_port"))
     if state_path is None and home_ok:
         state_path = home / "state.json"  # type: ignore[operator]
     if state_path is not None:
@@ -141,7 +151,8 @@ def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
         raise SettingsError(ld.problems, ld.keys)
     assert home is not None and state_path is not None and suffix is not None and port is not None
     return Settings(home, state_path, dns_config, suffix, port, upstreams, up_source, subnet,
-                    subnet_source, timeout if timeout is not None else DEFAULTS["lock_timeout"], helper)
+                    subnet_source, timeout if timeout is not None else DEFAULTS["lock_timeout"], helper,
+                    reach or "auto", *router)  # type: ignore[arg-type]
 
 
 def _path_problem(text: str, plain: bool) -> str | None:
@@ -206,14 +217,14 @@ def _suffix(ld: _Loader) -> str | None:
         return None
 
 
-def _port(ld: _Loader) -> int | None:
-    value, where, _ = ld.raw("dns_port")
+def _port(ld: _Loader, key: str) -> int | None:
+    value, where, _ = ld.raw(key)
     if isinstance(value, str):
         port = int(value) if re.fullmatch(r"[0-9]{1,5}", value) else -1
     else:
         port = value if isinstance(value, int) and not isinstance(value, bool) else -1
     if not 0 < port < 65536:
-        ld.bad("dns_port", where, "is not a port number 1-65535")
+        ld.bad(key, where, "is not a port number 1-65535")
         return None
     return port
 
@@ -281,14 +292,22 @@ _IMAGE = re.compile(r"(?=.{1,255}$)([A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?/)?[a
                     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
 
 
-def _helper_image(ld: _Loader) -> str | None:
-    value, where, _ = ld.raw("helper_image")
+def _image(ld: _Loader, key: str) -> str | None:
+    value, where, _ = ld.raw(key)
     if value is None:
         return None
     if not isinstance(value, str) or not _IMAGE.fullmatch(value):
-        ld.bad("helper_image", where, "is not a docker image reference (e.g. busybox:latest)")
+        ld.bad(key, where, f"is not a docker image reference (e.g. {EXAMPLES[key]})")
         return None
     return value
+
+
+def _choice(ld: _Loader, key: str, choices: tuple[str, ...]) -> str | None:
+    value, where, _ = ld.raw(key)
+    if value not in choices:
+        ld.bad(key, where, f"is not one of {', '.join(choices)}")
+        return None
+    return str(value)
 
 
 # ---------------------------------------------------------------- config.json

@@ -214,6 +214,28 @@ def v3_to_v2(doc: Doc) -> Doc:
     return out
 
 
+# --- version 3 <-> version 4 --------------------------------------------------------------
+# Version 4 records how the host reaches each engine's copies (`hosts.H.reach`: direct, or
+# through cilo's router) and each service's HTTP port for the router. Both are optional:
+# `up` records them; version 3 had neither.
+
+
+def v3_to_v4(doc: Doc) -> Doc:
+    return _hosts_map(doc, 4, lambda rec: None)
+
+
+def _drop_v4_fields(rec: Doc) -> None:
+    for svc in rec.get("services", {}).values():
+        svc.pop("http_port", None)
+
+
+def v4_to_v3(doc: Doc) -> Doc:
+    out = _hosts_map(doc, 3, _drop_v4_fields)
+    for host in out["hosts"].values():
+        host.pop("reach", None)
+    return out
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, v1_to_v2, v2_to_v1,
@@ -225,6 +247,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         down_drops="the subnets of environments' networks besides their own (the networks "
         "stay on the engine until the environment is destroyed), the working folder whose "
         ".env compose reads first, and the home id (a version-2 cilo does not check it)",
+    ),
+    Migration(
+        4, v3_to_v4, v4_to_v3,
+        down_drops="how each host reaches its copies and the services' HTTP ports (the next "
+        "up of a version-4 cilo records them again)",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

@@ -281,10 +281,12 @@ def test_each_git_worktree_gets_its_own_copy_with_cilo_env_auto(tmp_path: Path, 
     try:
         cilo("up", "-d", cwd=main, env=auto)  # compose's up, detached, of the selected copy
         cilo("up", "-d", cwd=linked, env=auto)
-        listed = json.loads(cilo("list", "--all", "--json", cwd=main).stdout)
-        mine = sorted((e["project"], e["name"], e["workspace"]) for e in listed if e["project"] == f"wt{unique}")
+        listed = json.loads(cilo("list", "--json", cwd=main).stdout)  # this project's copies
+        mine = sorted((e["project"], e["name"], e["workspace"]) for e in listed)
         assert mine == sorted([(f"wt{unique}", f"main-{unique}", str(main)),
                                (f"wt{unique}", f"feature-login-{unique}", str(linked))])
+        table = cilo("list", cwd=linked).stdout
+        assert f"main-{unique}" in table and f"feature-login-{unique}" in table
         assert cilo("use", cwd=linked, env=auto).stdout.startswith(f"feature-login-{unique} (from CILO_ENV=auto")
         assert cilo("status", "--json", cwd=linked, env=auto).stdout.count('"running"') >= 1
     finally:

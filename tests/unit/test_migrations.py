@@ -246,12 +246,12 @@ def test_v2_to_v3_adds_empty_networks_to_every_record() -> None:
 
 
 def test_v2_to_v3_of_an_empty_state_is_the_empty_state() -> None:
-    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == store.empty_state()
+    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == {**store.empty_state(), "version": 3}
 
 
 def test_v3_to_v2_drops_the_networks() -> None:
     doc = current_doc(current_record(networks=FRONT), current_record("blog", "qa", "10.224.7.0/24"))
-    store.validate(doc, Path("/s.json"), 3)
+    store.validate(doc, Path("/s.json"))
     before = copy.deepcopy(doc)
     out = migrations.migrate(doc, 2, Path("/s.json"), check())
     assert out["version"] == 2
@@ -264,14 +264,14 @@ def test_v3_to_v2_drops_the_networks() -> None:
 
 def test_v3_to_v2_to_v3_keeps_everything_but_the_networks() -> None:
     doc = current_doc(current_record(networks=FRONT), current_record("blog", "qa", "10.224.7.0/24"))
-    back = migrations.migrate(migrations.migrate(doc, 2, Path("/s"), check()), 3, Path("/s"),
-                              check())
+    back = migrations.migrate(migrations.migrate(doc, 2, Path("/s"), check()), store.STATE_VERSION,
+                              Path("/s"), check())
     expected = copy.deepcopy(doc)
     expected["hosts"]["local"]["environments"]["shop/dev"]["networks"] = {}
     assert back == expected
     plain = current_doc(current_record())
-    assert migrations.migrate(migrations.migrate(plain, 2, Path("/s"), check()), 3, Path("/s"),
-                              check()) == plain
+    assert migrations.migrate(migrations.migrate(plain, 2, Path("/s"), check()), store.STATE_VERSION,
+                              Path("/s"), check()) == plain
 
 
 def test_v2_to_v3_to_v2_is_identity() -> None:
@@ -503,13 +503,13 @@ def test_first_read_migrates_a_v2_file_and_keeps_a_byte_identical_backup(
         {"shop/dev": {}, "blog/qa": {}}
     path = paths.state_path()
     on_disk = json.loads(path.read_text())
-    assert on_disk["version"] == store.STATE_VERSION == 3
+    assert on_disk["version"] == store.STATE_VERSION == migrations.LATEST
     store.validate(on_disk, path)
     assert on_disk["hosts"]["local"]["environments"]["shop/dev"] == current_record()
     backup = path.with_name("state.json.v2.backup")
     assert store.backup_path(path, 2) == backup and backup.read_bytes() == raw
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert f"migrated state file {path} from version 2 to 3" in capsys.readouterr().err
+    assert f"migrated state file {path} from version 2 to {store.STATE_VERSION}" in capsys.readouterr().err
     store.read_state()
     assert store.backups() == [backup]
 
@@ -526,18 +526,18 @@ def test_mutate_migrates_a_v2_file_before_the_change() -> None:
     assert store.backup_path(paths.state_path(), 2).read_bytes() == raw
 
 
-def test_migrate_file_from_3_to_2_and_back() -> None:
+def test_migrate_file_from_the_current_version_to_2_and_back() -> None:
     raw = write_state(current_doc(current_record(networks=FRONT)))
     down = store.migrate_file(2)
-    assert (down.from_version, down.to_version) == (3, 2)
-    assert down.dropped == (migrations.MIGRATIONS[1].down_drops,)
-    assert down.backup == store.backup_path(paths.state_path(), 3)
+    assert (down.from_version, down.to_version) == (store.STATE_VERSION, 2)
+    assert down.dropped == tuple(m.down_drops for m in migrations.MIGRATIONS[1:])
+    assert down.backup == store.backup_path(paths.state_path(), store.STATE_VERSION)
     assert down.backup.read_bytes() == raw
     doc = json.loads(paths.state_path().read_text())
     assert doc == v2_doc(v2_record())
     store.validate(doc, paths.state_path(), 2)
-    up = store.migrate_file(3)
-    assert (up.from_version, up.to_version, up.dropped) == (2, 3, ())
+    up = store.migrate_file(store.STATE_VERSION)
+    assert (up.from_version, up.to_version, up.dropped) == (2, store.STATE_VERSION, ())
     assert json.loads(paths.state_path().read_text()) == current_doc(current_record())
 
 
@@ -844,8 +844,8 @@ def test_cli_state_migrate_to_2_says_what_is_dropped(capsys: pytest.CaptureFixtu
     raw = write_state(current_doc(current_record(networks=FRONT)))
     assert app.run(["state", "migrate", "--to", "2"]) == 0
     out = capsys.readouterr().out
-    backup = store.backup_path(paths.state_path(), 3)
-    assert f"from version 3 to 2; the original is in {backup}" in out
+    backup = store.backup_path(paths.state_path(), store.STATE_VERSION)
+    assert f"from version {store.STATE_VERSION} to 2; the original is in {backup}" in out
     assert ("version 2 cannot hold: the subnets of environments' networks besides their own"
             in out)
     assert "hosts other than local" not in out  # that is what version 1 cannot hold
@@ -864,9 +864,28 @@ def test_list_all_migrates_a_v2_file_end_to_end(capsys: pytest.CaptureFixture[st
     captured = capsys.readouterr()
     listed = json.loads(captured.out)
     assert sorted(f"{e['project']}/{e['name']}" for e in listed) == ["blog/qa", "shop/dev"]
-    assert "from version 2 to 3" in captured.err
+    assert f"from version 2 to {store.STATE_VERSION}" in captured.err
     doc = json.loads(paths.state_path().read_text())
     assert doc["version"] == store.STATE_VERSION
     assert all(r["networks"] == {} for r in doc["hosts"]["local"]["environments"].values())
     assert store.backups() == [paths.state_path().with_name("state.json.v2.backup")]
     assert store.backups()[0].read_bytes() == raw
+
+
+# --- version 3 <-> version 4 --------------------------------------------------------------
+
+
+def test_v3_to_v4_keeps_everything_and_v4_to_v3_drops_reach_and_http_ports() -> None:
+    v3 = {**current_doc(current_record(networks=FRONT)), "version": 3}
+    store.validate(v3, Path("/s.json"), 3)
+    up = migrations.migrate(v3, 4, Path("/s.json"), check())
+    assert up == {**v3, "version": 4}
+    store.validate(up, Path("/s.json"), 4)
+    richer = copy.deepcopy(up)
+    richer["hosts"]["local"]["reach"] = {"mode": "router", "address": "127.0.0.1", "reason": "reach is set to router"}
+    richer["hosts"]["local"]["environments"]["shop/dev"]["services"]["web"]["http_port"] = 8080
+    store.validate(richer, Path("/s.json"), 4)
+    down = migrations.migrate(richer, 3, Path("/s.json"), check())
+    store.validate(down, Path("/s.json"), 3)
+    assert down == v3
+    assert migrations.MIGRATIONS[-1].version == 4 and "HTTP ports" in migrations.MIGRATIONS[-1].down_drops

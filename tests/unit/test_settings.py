@@ -125,7 +125,7 @@ def test_hostile_settings_are_refused_by_name_and_nothing_is_written(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(var, _fill(value, sandbox, os.environ["CILO_DNS_PORT"]))
     before = _tree(sandbox)
-    for attempt in (_write_state, lambda: dnsmasq.sync({"version": 3, "hosts": {}})):
+    for attempt in (_write_state, lambda: dnsmasq.sync({"version": 4, "hosts": {}})):
         config.clear_cache()
         with pytest.raises(CiloError) as e:
             attempt()
@@ -210,7 +210,7 @@ def test_the_dnsmasq_renderer_checks_its_values_again(field: str, value: object)
 
     from compose_cilo.dns import zone
 
-    recs = zone.records({"version": 3, "hosts": {}}, "test")
+    recs = zone.records({"version": 4, "hosts": {}}, "test")
     kw = {"port": 5354, "hosts_dir": "/h/dns/hosts.d", "servers_file": "/h/dns/w.servers",
           "upstreams": ()}
     if field == "suffix":
@@ -260,7 +260,7 @@ def test_a_state_file_of_another_user_in_a_sticky_folder_is_refused(
     sticky = tmp_path / "sticky"
     sticky.mkdir()
     sticky.chmod(0o1777)
-    (sticky / "x.json").write_text('{"version": 3, "hosts": {}}')
+    (sticky / "x.json").write_text('{"version": 4, "hosts": {}}')
     os.chown(sticky / "x.json", 65534, 65534)
     monkeypatch.setenv("CILO_STATE_PATH", str(sticky / "x.json"))
     config.clear_cache()
@@ -365,3 +365,22 @@ def test_the_helper_image_is_a_validated_setting(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv("CILO_HELPER_IMAGE", good)
         assert settings.load().helper_image == good
 
+
+
+def test_reach_and_the_router_are_validated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = settings.load()
+    assert (s.reach, s.router_image, s.router_http_port, s.router_https_port) == ("auto", "caddy:2", 80, 443)
+    monkeypatch.setenv("CILO_REACH", "router")
+    monkeypatch.setenv("CILO_ROUTER_IMAGE", "cilo-test/caddy")
+    monkeypatch.setenv("CILO_ROUTER_HTTP_PORT", "18080")
+    monkeypatch.setenv("CILO_ROUTER_HTTPS_PORT", "18443")
+    s = settings.load()
+    assert (s.reach, s.router_image, s.router_http_port, s.router_https_port) == (
+        "router", "cilo-test/caddy", 18080, 18443)
+    monkeypatch.setenv("CILO_REACH", "tunnel")
+    monkeypatch.setenv("CILO_ROUTER_HTTPS_PORT", "99999")
+    with pytest.raises(settings.SettingsError) as e:
+        settings.load()
+    assert 'CILO_REACH="tunnel" is not one of auto, direct, router' in str(e.value)
+    assert 'CILO_ROUTER_HTTPS_PORT="99999" is not a port number 1-65535' in str(e.value)
+    assert e.value.env_vars == ["CILO_REACH", "CILO_ROUTER_HTTPS_PORT"]
