@@ -67,7 +67,10 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
         return record
     external = envnet.engine_taken(ctx.engine, ctx.routes())
     with store.mutate() as st:
-        current = st.environments()[record_key(record)]
+        current = st.environments().get(record_key(record))
+        if current is None:
+            raise CiloError(f"environment {record_key(record)} was destroyed while cilo was preparing it; "
+                            "run the command again to create it anew")
         copynets.reserve(st, current, model, external)
         current["updated_at"] = now()
         return dict(current)

@@ -318,6 +318,26 @@ def _is_ipv4(ip: object) -> bool:
         return False
 
 
+def owners(state_doc: StateLike, suffix: str) -> dict[str, tuple[str, str]]:
+    """Which (environment key, service) each name belongs to, a wildcard as "*.DOMAIN":
+    what the router routes, for the names `records` serves."""
+    plan = _plan(state_doc, suffix)
+    out = dict(plan.owners)
+    for key, service in plan.ingress.items():
+        project, env = _split_key(key)
+        domain = f"{project_dns_label(project)}.{env}.{suffix}"
+        if plan.namespaces.get(domain) == [key]:
+            out[f"*.{domain}"] = (key, service)
+    return out
+
+
+def answered_at(recs: DnsRecords, address: str) -> DnsRecords:
+    """The same names, each answering `address` (the router's) instead of its containers'."""
+    envs = {k: EnvRecords(e.key, e.project, e.env, {n: (address,) for n in e.names},
+                          {d: (address,) for d in e.wildcards}) for k, e in recs.envs.items()}
+    return DnsRecords(suffix=recs.suffix, envs=envs, notes=recs.notes)
+
+
 # ---------------------------------------------------------------- names for people
 
 

@@ -67,7 +67,10 @@ def _reallocate(engine: EngineAPI, record: Record, key: str | None, routes: Call
     def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
         external = envnet.engine_taken(engine, routes())
         with store.mutate() as st:
-            rec = st.environments()[env]
+            rec = st.environments().get(env)
+            if rec is None:
+                raise CiloError(f"environment {env} was destroyed while cilo was creating its networks; "
+                                f"run the command again to create it anew")
             held = [ipaddress.IPv4Network(s) for s in envnet.record_subnets(rec)]
             subnet = envnet.allocate(st, env, external, [*refused, *held])
             if key is None:
