@@ -338,6 +338,30 @@ ensure_dev_tools() { # the tests need dig and a static busybox
     fi
 }
 
+ensure_test_caddy() { # the router tests build their Caddy image from Debian's caddy binary
+    local dest=$VENV/share/caddy stage
+    if [ -x "$dest/caddy" ]; then
+        say "test tools: caddy present ($dest/caddy)"
+        return 0
+    fi
+    if ! can_apt; then
+        warn "caddy not found; the router tests need Debian's caddy binary in $dest/caddy"
+        return 0
+    fi
+    if [ "$APT_UPDATED" = 0 ]; then
+        run_logged env DEBIAN_FRONTEND=noninteractive apt-get update
+        APT_UPDATED=1
+    fi
+    stage=$(mktemp -d "${TMPDIR:-/tmp}/cilo-caddy.XXXXXX")
+    # downloaded and unpacked, never installed: no caddy service, nothing outside the venv
+    (cd "$stage" && run_logged apt-get download caddy && run_logged dpkg -x caddy_*.deb root) ||
+        { rm -rf "$stage"; die "could not download Debian's caddy package for the router tests"; }
+    mkdir -p "$dest"
+    cp "$stage/root/usr/bin/caddy" "$dest/caddy"
+    rm -rf "$stage"
+    say "test tools: caddy unpacked into $dest/caddy (from Debian's package, not installed)"
+}
+
 # ---------------------------------------------------------------- python
 python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; }
 find_python() {
@@ -532,6 +556,7 @@ do_install() {
     ensure_dnsmasq
     [ "$MODE" != dev ] || ensure_dev_tools
     ensure_venv
+    [ "$MODE" != dev ] || ensure_test_caddy
     ensure_package
     # Byte-compile the package: the plugin starts twice per command, and where
     # PYTHONDONTWRITEBYTECODE is set every start would compile every module again.

@@ -43,6 +43,13 @@ def _engine_checks(ctx: Context) -> list[Check]:
                          "upgrade Docker Compose v2 (./install.sh installs a current one)"))
     else:
         out.append(Check("compose.available", "ok", "compose", f"docker compose {compose}"))
+    try:
+        from .reach.router import reach_of
+
+        reach = reach_of(ctx)
+        out.append(Check("reach.mode", "ok", "reach", f"reach {reach.mode}: {reach.reason}"))
+    except CiloError as e:
+        out.append(Check("reach.mode", "warn", "reach", str(e), "check the engine, or set CILO_REACH"))
     return out
 
 

@@ -13,11 +13,12 @@ from . import ownership, paths, workspace
 from .dns import labels
 from .engine.api import ContainerInfo
 from .errors import CiloError
-from .model import namespace_root, record_key
+from .model import LABEL_HTTP_PORT, namespace_root, record_key
 from .names import compose_project_name
 from .project import ComposeTarget, ProjectModel
 from .queries import Context, Record, selector
 from .state import store
+from .state.document import LOCAL_HOST
 
 
 def now() -> str:
@@ -111,6 +112,8 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
             "ingress": False,
             "hostnames": hostnames,
             "replicas": prev.get("replicas", []),
+            "http_port": labels.parse_http_port(name, svc.labels.get(LABEL_HTTP_PORT),
+                                                [p for p, _ in svc.ports], svc.expose),
         }
         if (root := namespace_root(model, name)) != name:
             out[name]["shares"] = root  # network_mode: service: (or container:) of a service
@@ -180,8 +183,23 @@ def known_home_id() -> str | None:
 
 
 def sync_dns(ctx: Context) -> None:
-    """Re-render DNS from state; a missing dnsmasq is a warning, never a failure."""
-    result = ctx.dns.sync(store.read_state().doc)
+    """Make what answers names match state: the router (in router mode) and DNS. A router
+    or a dnsmasq that cannot run is a warning, never a failure: the copies run."""
+    from .errors import EngineError
+    from .reach import router
+
+    doc = store.read_state().doc
+    try:
+        wanted = router.recorded(router.reach_of(ctx))
+        if (doc.get("hosts", {}).get(LOCAL_HOST) or {}).get("reach") != wanted:
+            with store.mutate() as st:
+                st.environments()  # makes the local host's entry if the file has none
+                st.doc["hosts"][LOCAL_HOST]["reach"] = wanted
+                doc = st.doc
+        router.sync(ctx, doc, known_home_id())
+    except EngineError as e:
+        ctx.say(f"warning: cilo's router: {e}; names of copies may not answer until docker cilo doctor --fix")
+    result = ctx.dns.sync(doc)
     if not result.served:
         ctx.say(f"warning: {result.message}")
 

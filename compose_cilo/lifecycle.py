@@ -29,7 +29,15 @@ from .envrecord import (
 )
 from .errors import CiloError
 from .fsutil import atomic_write, remove_with_empty_parents, turn
-from .model import LABEL_DOTENV_DIR, LABEL_ENV_FILES, LABEL_PROFILES, LABEL_PROJECT_DIR, env_key, record_key
+from .model import (
+    LABEL_DOTENV_DIR,
+    LABEL_ENV_FILES,
+    LABEL_HTTP_PORT,
+    LABEL_PROFILES,
+    LABEL_PROJECT_DIR,
+    env_key,
+    record_key,
+)
 from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
@@ -115,6 +123,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             labels.parse_service_labels(svc.name, svc.labels)
+            labels.parse_http_port(svc.name, svc.labels.get(LABEL_HTTP_PORT), [], [])
         known = store.read_state().environments().get(env_key(model.name, env))
         _check_isolation(ctx, model, target.project_dir, known["copy"] if known else copy,
                          strict, say=known is None)

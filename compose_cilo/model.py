@@ -19,6 +19,7 @@ model does not try to tell them apart: every name is reset in a copy.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, NamedTuple, NewType, NotRequired, TypedDict
 
 from .errors import CiloError
@@ -37,6 +38,8 @@ LABEL_DOTENV_DIR = "cilo.dotenv_dir"
 # ...and the ones users write on their services
 LABEL_INGRESS = "cilo.ingress"
 LABEL_HOSTNAMES = "cilo.hostnames"
+LABEL_HTTP_PORT = "cilo.http_port"  # the port the router sends a service's HTTP to
+LABEL_ROUTER = "cilo.router"  # "true" on cilo's router container (never on a copy's)
 # compose's own, read when re-adopting an environment
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -89,6 +92,7 @@ class ServiceRecord(TypedDict):
     hostnames: list[str]
     replicas: list[ReplicaRecord]
     shares: NotRequired[str]  # network_mode: service:<shares>
+    http_port: NotRequired[int]  # where the router sends its HTTP (state v4)
 
 
 class EnvRecord(TypedDict):
@@ -145,6 +149,7 @@ class ServiceModel(NamedTuple):
     environment: dict[str, str | None] = {}
     external_links: tuple[str, ...] = ()
     ports: tuple[tuple[int, str], ...] = ()  # (container port, protocol) of each `ports:` entry
+    expose: tuple[int, ...] = ()  # the container ports of `expose:` (a range: its first)
 
 
 class NetworkModel(NamedTuple):
@@ -250,6 +255,7 @@ def _service(name: str, svc: dict[str, Any]) -> ServiceModel:
         environment=_mapping(svc.get("environment")),
         external_links=tuple(str(v) for v in svc.get("external_links") or []),
         ports=_ports(svc.get("ports")),
+        expose=tuple(int(m.group()) for e in svc.get("expose") or () if (m := re.match(r"[0-9]{1,5}", str(e)))),
     )
 
 

@@ -92,6 +92,7 @@ class Context:
         self.say = say
         self.routes = routes
         self.dns: DnsServer = dns or _Dnsmasq()
+        self.reach: Any = None  # how this host reaches the copies: reach/router.reach_of, once
 
 
 # --- finding the project and the environment ---------------------------------------------

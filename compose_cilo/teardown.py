@@ -74,9 +74,12 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     volumes a compose file names whoever created them. Containers go first, with their
     anonymous volumes.
     """
+    from .reach import router
+
     key = record_key(record)
     ctx.say(f"destroying environment {key}")
     home = known_home_id()
+    router.leave(ctx, record, home)  # its routes go first, then the router leaves its network
     containers = ownership.owned(ctx.engine.containers(selector(record)), home, record)
     images = sorted({c.image for c in containers if c.image})
     ctx.engine.remove_containers([c.id for c in containers])

@@ -28,6 +28,8 @@ if os.environ.get("CI"):
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 TEST_IMAGE = "cilo-test/busybox"
+ROUTER_IMAGE = "cilo-test/caddy"
+CADDY = Path(sys.prefix) / "share" / "caddy" / "caddy"  # unpacked by ./install.sh --dev
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +113,31 @@ def test_image(engine_available: None, tmp_path_factory: pytest.TempPathFactory)
     subprocess.run(["docker", "build", "-q", "-t", TEST_IMAGE, str(ctx)], check=True,
                    env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True)
     return TEST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def router_image(engine_available: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """cilo's router image for the tests: Debian's caddy binary and the libraries it links,
+    built locally (the official caddy:2 image needs a registry)."""
+    if subprocess.run(["docker", "image", "inspect", ROUTER_IMAGE], capture_output=True).returncode == 0:
+        return ROUTER_IMAGE
+    need("caddy (Debian's binary)", CADDY.is_file(), "run ./install.sh --dev")
+    ctx = tmp_path_factory.mktemp("router-image")
+    shutil.copy(CADDY, ctx / "caddy")
+    libs = [line.split("=>")[-1].split("(")[0].strip() for line in
+            subprocess.run(["ldd", str(CADDY)], capture_output=True, text=True, check=True).stdout.splitlines()]
+    copies = []
+    for n, lib in enumerate(p for p in libs if p.startswith("/")):
+        shutil.copy(lib, ctx / f"lib{n}")
+        copies.append(f"COPY lib{n} {lib}\n")
+    (ctx / "Caddyfile").write_text("{\n\tadmin localhost:2019\n}\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM scratch\nCOPY caddy /usr/bin/caddy\n" + "".join(copies)
+        + "COPY Caddyfile /etc/caddy/Caddyfile\nENV HOME=/data XDG_DATA_HOME=/data XDG_CONFIG_HOME=/config\n"
+        'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]\n')
+    subprocess.run(["docker", "build", "-q", "-t", ROUTER_IMAGE, str(ctx)], check=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True)
+    return ROUTER_IMAGE
 
 
 def _compose_plugin_path() -> str | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from compose_cilo.engine.api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo
+from compose_cilo.engine.api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, RouterSpec, VolumeInfo
 from compose_cilo.engine.options import DockerOptions
 from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
 from compose_cilo.model import (
@@ -96,6 +96,8 @@ class FakeEngine:
         self.calls: list[tuple[str, Any]] = []
         self.fail: dict[str, str | Exception] = {}  # method -> what it raises, once
         self._ids = itertools.count(1)
+        self.info_ = EngineInfo("FAKE:ENGINE", "Debian GNU/Linux 12 (bookworm)", "fake")
+        self.router_configs: list[str] = []  # every Caddyfile the router was given, in order
 
     def _call(self, name: str, arg: Any = None) -> None:
         self.calls.append((name, arg))
@@ -222,6 +224,33 @@ class FakeEngine:
         self._call("remove_containers", list(ids))
         for name in [n for n, c in self.containers_.items() if c.id in ids]:
             del self.containers_[name]
+
+    def info(self) -> EngineInfo:
+        self._call("info")
+        return self.info_
+
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
+        self._call("start_router", spec.name)
+        self.router_configs.append(config)
+        self.containers_[spec.name] = ContainerInfo(
+            id=f"c{next(self._ids)}", name=spec.name, service="", state="running",
+            addresses={n: "" for n in networks}, labels=dict(spec.labels), image=spec.image)
+
+    def reload_router(self, name: str, config_path: str, config: str) -> None:
+        self._call("reload_router", name)
+        self.router_configs.append(config)
+
+    def connect_network(self, network: str, container: str) -> None:
+        self._call("connect_network", (network, container))
+        c = self.containers_[container]
+        self.containers_[container] = c._replace(addresses={**c.addresses, network: ""})
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        self._call("disconnect_network", (network, container))
+        c = self.containers_.get(container)
+        if c:
+            self.containers_[container] = c._replace(
+                addresses={k: v for k, v in c.addresses.items() if k != network})
 
     def volumes(self, labels: dict[str, str]) -> list[VolumeInfo]:
         self._call("volumes", labels)

@@ -21,10 +21,17 @@ def urls(record: dict[str, Any]) -> dict[str, list[str]]:
     from ..dns.zone import names_for_env
     from ..state import store
 
-    names = names_for_env(store.read_state().doc, record_key(record),
-                          config.dns_suffix())
+    doc = store.read_state().doc
+    names = names_for_env(doc, record_key(record), config.dns_suffix())
     services = record["services"]
-    return {svc: [f"http://{n}" for n in ns[:1]] for svc, ns in names.items()
+    routed = ((doc.get("hosts", {}).get("local") or {}).get("reach") or {}).get("mode") == "router"
+    http, https = (config.get("router_http_port"), config.get("router_https_port")) if routed else (80, 0)
+
+    def links(name: str) -> list[str]:  # through the router: HTTP and HTTPS on its ports
+        return [f"http://{name}{'' if http == 80 else f':{http}'}",
+                *([f"https://{name}{'' if https == 443 else f':{https}'}"] if routed else [])]
+
+    return {svc: [u for n in ns[:1] for u in links(n)] for svc, ns in names.items()
             if services.get(svc, {}).get("status") != "not created"}
 
 
@@ -95,16 +102,19 @@ def status(
     """Show one environment: status, subnet, services, addresses and URLs."""
     from .. import queries
     from ..envrecord import live_view
+    from ..reach.router import reach_of
     from . import output
 
     ctx = context_of(c)
     record = live_view(ctx, queries.get_env(ctx, env_of(c, env)))
     addresses = urls(record)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
+    reach = reach_of(ctx)
     if as_json:
-        output.print_json(output.env_json(record, addresses, overlaps))
+        output.print_json({**output.env_json(record, addresses, overlaps),
+                           "reach": {"mode": reach.mode, "reason": reach.reason}})
     else:
-        print(output.env_status(record, addresses, overlaps))
+        print(output.env_status(record, addresses, overlaps, f"{reach.mode} ({reach.reason})"))
 
 
 @family.command()

@@ -71,13 +71,15 @@ def overlap_warning(record: Record, overlaps: list[str]) -> str:
 
 
 def env_status(
-    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None
+    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None,
+    reach: str | None = None,
 ) -> str:
     urls = urls or {}
     head = (
         f"environment {record_key(record)}: {record['status']}, "
         f"subnet {record['subnet']} (network {record['network']})\n"
-        f"workspace {record['workspace']}"
+        + (f"reach {reach}\n" if reach else "")
+        + f"workspace {record['workspace']}"
     )
     if overlaps:
         head += "\n" + overlap_warning(record, overlaps)

@@ -112,7 +112,11 @@ def render(state_doc: StateLike | None = None, p: DnsPaths | None = None) -> Ren
     """Validate and render from a state document (None: the state file); writes nothing."""
     p = p or dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()
-    recs = zone.records(_state_doc(state_doc), suffix)
+    doc = _state_doc(state_doc)
+    recs = zone.records(doc, suffix)
+    reach = (document_of(doc).get("hosts", {}).get("local") or {}).get("reach") or {}
+    if reach.get("mode") == "router":  # names answer the router, which proxies to the copies
+        recs = zone.answered_at(recs, reach["address"])
     ups = detect_upstreams(port)
     main = render_main_config(recs, port=port, hosts_dir=str(p.hosts_dir),
                               servers_file=str(p.servers), upstreams=ups.servers)

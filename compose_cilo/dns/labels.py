@@ -9,11 +9,12 @@ from these.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import CiloError
 from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
+from ..model import LABEL_HTTP_PORT as HTTP_PORT_LABEL
 from ..model import LABEL_INGRESS as INGRESS_LABEL
 
 INGRESS_NAME_ORDER = ("nginx", "web", "app", "frontend", "traefik", "caddy")
@@ -136,3 +137,16 @@ def pick_ingress(services: Mapping[str, Any]) -> str | None:
     if explicit:
         return explicit[0]
     return next((name for name in INGRESS_NAME_ORDER if name in services), None)
+
+
+def parse_http_port(service: str, raw: Any, ports: Sequence[int], expose: Sequence[int]) -> int:
+    """The port cilo's router sends the service's HTTP to: its cilo.http_port label, else
+    the container port of its first `ports:` entry, else its first `expose:`, else 80."""
+    if raw is None:
+        return next(iter([*ports, *expose]), 80)
+    text = str(raw).strip(" ")
+    if isinstance(raw, bool) or not text.isdigit() or not 0 < int(text) < 65536:
+        raise CiloError(
+            f'service "{shown(service)}": label {HTTP_PORT_LABEL}="{shown(str(raw))}" is not a port '
+            f'number 1-65535; write the container port its HTTP listens on, e.g. {HTTP_PORT_LABEL}: "8080"')
+    return int(text)

@@ -64,6 +64,24 @@ class VolumeInfo(NamedTuple):
     labels: dict[str, str]
 
 
+class EngineInfo(NamedTuple):
+    """What the engine says of itself (`/info`)."""
+
+    id: str
+    operating_system: str  # "Docker Desktop" on Docker Desktop
+    name: str = ""
+
+
+class RouterSpec(NamedTuple):
+    """cilo's router container: Caddy publishing HTTP and HTTPS on the engine's host."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    ports: tuple[str, ...]  # docker's -p form: ADDRESS:HOST_PORT:CONTAINER_PORT
+    config_path: str  # where its Caddyfile lives in the container
+
+
 class EngineAPI(Protocol):
     """One Docker engine, addressed with the user's global docker options."""
 
@@ -116,3 +134,20 @@ class EngineAPI(Protocol):
     def remove_volumes(self, names: Sequence[str]) -> None: ...
 
     def remove_containers(self, ids: Sequence[str]) -> None: ...
+
+    def info(self) -> EngineInfo: ...
+
+    # cilo's router (reach/router.py)
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
+        """Create the router with `config` as its Caddyfile, on `networks`, and start it."""
+        ...
+
+    def reload_router(self, name: str, config_path: str, config: str) -> None:
+        """Give the running router a new Caddyfile; it switches without dropping requests."""
+        ...
+
+    def connect_network(self, network: str, container: str) -> None: ...
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        """A network or container already gone counts as disconnected."""
+        ...

@@ -9,11 +9,13 @@ implementation goes through it: each holds one ComposeRunner (EngineCommon).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from ..project import dotenv_files
+from .api import EngineInfo, RouterSpec
 from .failures import from_cli
 from .options import DockerOptions
 
@@ -121,3 +123,57 @@ class EngineCommon:
 
     def remove_folder(self, folder: Path, image: str) -> None:
         self.runner.remove_folder(folder, image)
+
+    # the router, through the docker CLI (create, cp, start, exec: the same for every engine)
+    def info(self) -> EngineInfo:
+        import json
+
+        out = self.runner.run([*self.opts.argv(), "info", "--format", "{{json .}}"], "docker info", capture=True)
+        raw = json.loads(out or "{}")
+        return EngineInfo(str(raw.get("ID", "")), str(raw.get("OperatingSystem", "")), str(raw.get("Name", "")))
+
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
+        docker = self.opts.argv()
+        argv = [*docker, "create", "--name", spec.name, "--restart", "unless-stopped",
+                *(a for k, v in sorted(spec.labels.items()) for a in ("--label", f"{k}={v}")),
+                *(a for p in spec.ports for a in ("--publish", p)),
+                *(["--network", networks[0]] if networks else []),
+                spec.image, "caddy", "run", "--config", spec.config_path, "--adapter", "caddyfile"]
+        self.runner.run(argv, f"creating cilo's router {spec.name} from image {spec.image}", capture=True)
+        try:
+            self._copy_config(spec.name, spec.config_path, config)
+            for net in networks[1:]:
+                self.connect_network(net, spec.name)
+            self.runner.run([*docker, "start", spec.name], f"starting cilo's router {spec.name}", capture=True)
+        except BaseException:
+            self.runner.run([*docker, "rm", "--force", spec.name], f"removing cilo's router {spec.name}",
+                            capture=True)
+            raise
+
+    def reload_router(self, name: str, config_path: str, config: str) -> None:
+        self._copy_config(name, config_path, config)
+        self.runner.run([*self.opts.argv(), "exec", name, "caddy", "reload", "--config", config_path,
+                         "--adapter", "caddyfile"], f"reloading cilo's router {name}", capture=True)
+
+    def _copy_config(self, name: str, config_path: str, config: str) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="cilo-router-") as tmp:
+            local = Path(tmp) / "Caddyfile"
+            local.write_text(config)
+            local.chmod(0o644)
+            self.runner.run([*self.opts.argv(), "cp", str(local), f"{name}:{config_path}"],
+                            f"copying the configuration into cilo's router {name}", capture=True)
+
+    def connect_network(self, network: str, container: str) -> None:
+        self.runner.run([*self.opts.argv(), "network", "connect", network, container],
+                        f"connecting {container} to network {network}", capture=True)
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        from ..errors import NotFound
+
+        try:
+            self.runner.run([*self.opts.argv(), "network", "disconnect", "--force", network, container],
+                            f"disconnecting {container} from network {network}", capture=True)
+        except NotFound:
+            pass

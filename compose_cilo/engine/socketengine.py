@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import EngineUnreachable, NotFound
 from . import failures
-from .api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo, service_of
+from .api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, VolumeInfo, service_of
 from .compose import ComposeRunner, EngineCommon
 from .options import DockerOptions
 from .socketapi import APIError, DockerAPI
@@ -53,6 +53,10 @@ class SocketEngine(EngineCommon):
 
     def version(self) -> str:
         return str(self._request("docker version", "GET", "/version")["Version"])
+
+    def info(self) -> EngineInfo:
+        raw = self._request("docker info", "GET", "/info")
+        return EngineInfo(str(raw.get("ID", "")), str(raw.get("OperatingSystem", "")), str(raw.get("Name", "")))
 
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
         raw = self._request("listing docker networks", "GET", "/networks",

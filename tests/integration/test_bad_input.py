@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from compose_cilo.state.migrations import LATEST
 from tests.conftest import PROJECTS, Cilo
 
 pytestmark = pytest.mark.engine
@@ -151,7 +152,7 @@ CASES = [
     case("state-string", "up", "dev", state='"state"', message=r"state file {state} does not hold a JSON"),
     case("state-version-99", "list", "--all", state='{"version": 99, "hosts": {}}',
          message=r"state file {state} has version 99, newer than this cilo understands "
-                 r"\(versions 1-3\); upgrade compose-cilo"),
+                 rf"\(versions 1-{LATEST}\); upgrade compose-cilo"),
     case("state-version-99-migrate", "state", "migrate", "--to", "1",
          state='{"version": 99, "hosts": {}}', message=r"has version 99, newer than this cilo"),
     case("state-version-string", "create", "dev", state='{"version": "2", "hosts": {}}',
@@ -392,8 +393,8 @@ CASES = [
          message=r"--env qa and the environment keep disagree; give one of them"),
     case("selection-use-two-choices", "use", "dev", "--auto", code=2,
          message=r"give one of: ENV, --auto or --clear"),
-    case("usage-migrate-unknown-version", "state", "migrate", "--to", "4", code=2,
-         message=r"state version 4 does not exist; this cilo knows versions 1-3"),
+    case("usage-migrate-unknown-version", "state", "migrate", "--to", str(LATEST + 1), code=2,
+         message=rf"state version {LATEST + 1} does not exist; this cilo knows versions 1-{LATEST}"),
     case("usage-unknown-environment", "status", "nope",
          message=r"environment {p}/nope does not exist; create it with `docker cilo up nope`"),
 ]
