@@ -21,6 +21,14 @@ class NoSuchEnvironment(CiloError):
     """No environment of that name in state."""
 
 
+class DestroyedMeanwhile(CiloError):
+    """A destroy of the same environment ran while this command was creating it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"environment {key} was destroyed while cilo was preparing it; "
+                         "run the command again to create it anew")
+
+
 class StateError(CiloError):
     """The state file cannot be read, validated or written."""
 

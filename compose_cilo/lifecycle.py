@@ -27,7 +27,7 @@ from .envrecord import (
     update_record,
     user_target,
 )
-from .errors import CiloError
+from .errors import CiloError, DestroyedMeanwhile
 from .fsutil import atomic_write, remove_with_empty_parents, turn
 from .model import (
     LABEL_DOTENV_DIR,
@@ -77,8 +77,7 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
     with store.mutate() as st:
         current = st.environments().get(record_key(record))
         if current is None:
-            raise CiloError(f"environment {record_key(record)} was destroyed while cilo was preparing it; "
-                            "run the command again to create it anew")
+            raise DestroyedMeanwhile(record_key(record))
         copynets.reserve(st, current, model, external)
         current["updated_at"] = now()
         return dict(current)
@@ -229,9 +228,12 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
     }
     text = override.render(override.build_override(model, ident, addresses, meta), ident)
     path = Path(record["override"])
-    paths.ensure_private_dir(path.parent)
-    atomic_write(path, text, 0o600)
-    atomic_write(run_layer_path(record), override.render(override.run_layer(model, addresses), ident), 0o600)
+    try:
+        paths.ensure_private_dir(path.parent)
+        atomic_write(path, text, 0o600)
+        atomic_write(run_layer_path(record), override.render(override.run_layer(model, addresses), ident), 0o600)
+    except FileNotFoundError:  # a destroy of the same environment removed its folder meanwhile
+        raise DestroyedMeanwhile(record_key(record)) from None
 
 
 @contextmanager

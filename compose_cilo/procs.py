@@ -38,6 +38,8 @@ def run_attached(argv: Sequence[str], env: Mapping[str, str] | None = None,
         child = subprocess.Popen(list(argv), env=env, cwd=cwd)
     except FileNotFoundError:
         raise CiloError(f"command {argv[0]} not found; check the command name and PATH") from None
+    except ValueError:  # a NUL byte: no process can take it as an argument
+        raise CiloError("an argument or variable holds a NUL byte, which no command can take; remove it") from None
     with _foreground(child):
         while True:
             try:

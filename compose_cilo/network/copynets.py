@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import override, ownership
 from ..engine.api import EngineAPI, NetworkSpec
-from ..errors import CiloError
+from ..errors import CiloError, DestroyedMeanwhile
 from ..model import LABEL_HOME, ProjectModel, env_key, record_key
 from ..state import store
 from . import envnet
@@ -69,8 +69,7 @@ def _reallocate(engine: EngineAPI, record: Record, key: str | None, routes: Call
         with store.mutate() as st:
             rec = st.environments().get(env)
             if rec is None:
-                raise CiloError(f"environment {env} was destroyed while cilo was creating its networks; "
-                                f"run the command again to create it anew")
+                raise DestroyedMeanwhile(env)
             held = [ipaddress.IPv4Network(s) for s in envnet.record_subnets(rec)]
             subnet = envnet.allocate(st, env, external, [*refused, *held])
             if key is None:

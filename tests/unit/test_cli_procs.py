@@ -26,6 +26,11 @@ def test_a_missing_command_names_itself_and_path() -> None:
         procs.run_attached(["no-such-cmd-xyz"])
 
 
+def test_a_nul_byte_is_a_clear_error_not_a_crash() -> None:
+    with pytest.raises(CiloError, match="holds a NUL byte"):
+        procs.run_attached(["echo", "a\x00b"])
+
+
 def _signal_later(signum: int, delay: float = 0.3) -> None:
     threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
 

@@ -129,6 +129,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @example(argv=["--profile", " ", "up", "shop/keep"], env={})  # recorded the profile (fixed)
 @example(argv=["--env-file", "a" * 300, "list"], env={})  # ENAMETOOLONG crashed (fixed)
 @example(argv=["--env-file", "~0", "up"], env={})  # ~user of no such user crashed (fixed)
+@example(argv=["-c", "x\x00y", "cilo", "up", "-h"], env={})  # a NUL byte reached a child process (fixed)
 def test_no_traceback_and_no_change_on_refused_input(sandbox: Path, argv: list[str],
                                                      env: dict[str, str]) -> None:
     home = Path(tempfile.mkdtemp(prefix="home-", dir=sandbox))

@@ -372,3 +372,16 @@ def test_new_profiles_are_recorded_only_once_compose_accepts_them(ctx: Context, 
         lifecycle.up(ctx, "shop/dev")
     assert paths.state_path().read_bytes() == before  # found by the property test
     assert lifecycle.up(ctx, "shop/dev")["profiles"] == ["debug"]
+
+
+def test_a_destroy_that_removes_the_folder_meanwhile_is_a_clear_error(
+        ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compose_cilo.errors import DestroyedMeanwhile
+
+    def gone(path: Path, *args: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(lifecycle, "atomic_write", gone)
+    with pytest.raises(DestroyedMeanwhile, match="environment shop/dev was destroyed while cilo was preparing it"):
+        lifecycle.create(ctx, "dev")
+    assert "shop/dev" not in store.read_state().environments()  # the half-made copy is undone
