@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import lifecycle
-from .envrecord import env_target, known_home_id, observe_status, run_layer_path, user_target
+from .envrecord import container_address, env_target, known_home_id, observe_status, run_layer_path, user_target
 from .errors import NoSuchEnvironment
 from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL
 from .procs import run_attached
@@ -94,10 +94,11 @@ class _Watcher:
         self.ctx, self.record, self.seen = ctx, record, frozenset[tuple[str, str]]()
 
     def __call__(self) -> None:
-        now = frozenset((c.id, c.state) for c in self.ctx.engine.containers(selector(self.record)))
+        containers = self.ctx.engine.containers(selector(self.record))
+        now = frozenset((c.id, c.state) for c in containers)
         if now != self.seen:
             self.seen = now
-            observe_status(self.ctx, self.record)
+            observe_status(self.ctx, self.record, containers)
 
 
 def port_answer(ctx: Context, record: Record, args: Sequence[str]) -> str | None:
@@ -115,7 +116,7 @@ def port_answer(ctx: Context, record: Record, args: Sequence[str]) -> str | None
     for c in ctx.engine.containers(selector(record)):
         if (c.service == service and c.labels.get(COMPOSE_ONEOFF_LABEL, "False") == "False"
                 and c.labels.get(COMPOSE_NUMBER_LABEL) == str(index)):
-            address = c.addresses.get(record["network"]) or next(iter(c.addresses.values()), None)
+            address = container_address(c, record) or next(iter(c.addresses.values()), None)
             return f"{address}:{number}" if address else None
     return None
 

@@ -133,7 +133,7 @@ def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
     for c in containers:
         by_service.setdefault(c.service, []).append(c)
     services = record["services"]
-    networks = [record["network"], *(n["name"] for _, n in sorted(record["networks"].items()))]
+    networks = env_networks(record)
     for name, svc in services.items():
         found = by_service.get(name, [])
         svc["replicas"] = [
@@ -155,6 +155,16 @@ def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
 def _address(c: ContainerInfo, networks: list[str]) -> str | None:
     """A container's address on the environment's own network, else on its first other."""
     return next((c.addresses[n] for n in networks if c.addresses.get(n)), None)
+
+
+def env_networks(record: Record) -> list[str]:
+    """The environment's networks: its own first, then the others cilo made for it."""
+    return [record["network"], *(n["name"] for _, n in sorted(record["networks"].items()))]
+
+
+def container_address(c: ContainerInfo, record: Record) -> str | None:
+    """Where a container of the environment answers (its own network's address first)."""
+    return _address(c, env_networks(record))
 
 
 def update_record(key: str, change: Callable[[Record], None]) -> Record:
@@ -204,11 +214,13 @@ def sync_dns(ctx: Context) -> None:
         ctx.say(f"warning: {result.message}")
 
 
-def observe_status(ctx: Context, record: Record) -> Record:
-    """Record the containers and the status the engine shows: running when one runs,
-    stopped when all are stopped, created when there are none (after a compose command
-    that started, stopped or removed some). Nothing is written when nothing changed."""
-    containers = ctx.engine.containers(selector(record))
+def observe_status(ctx: Context, record: Record, containers: list[ContainerInfo] | None = None) -> Record:
+    """Record the containers (read from the engine unless given) and the status they show:
+    running when one runs, stopped when all are stopped, created when there are none
+    (after a compose command that started, stopped or removed some). Nothing is written
+    when nothing changed."""
+    if containers is None:
+        containers = ctx.engine.containers(selector(record))
     states = {c.state for c in containers}
     status = "running" if "running" in states else "stopped" if states else "created"
     current = store.read_state().environments().get(record_key(record), record)

@@ -217,6 +217,18 @@ def sample_record(project: str = "shop", env: str = "dev", subnet: str = "10.224
     }
 
 
+BUSYBOX_WEB = "services:\n  web:\n    image: cilo-test/busybox\n"
+
+
+def project_here(root: Path, monkeypatch: pytest.MonkeyPatch, compose: str = BUSYBOX_WEB) -> Path:
+    """A project folder root/shop holding `compose` as compose.yaml, made the working folder."""
+    proj = root / "shop"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(compose)
+    monkeypatch.chdir(proj)
+    return proj
+
+
 def copy_project(name: str, dest: Path) -> Path:
     """A fresh copy of a test project (tests never run in the checkout's folders)."""
     target = dest / name

@@ -71,6 +71,11 @@ class EngineInfo(NamedTuple):
     operating_system: str  # "Docker Desktop" on Docker Desktop
     name: str = ""
 
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> EngineInfo:
+        """From the engine's `/info` answer (or `docker info --format '{{json .}}'`)."""
+        return cls(str(raw.get("ID", "")), str(raw.get("OperatingSystem", "")), str(raw.get("Name", "")))
+
 
 class RouterSpec(NamedTuple):
     """cilo's router container: Caddy publishing HTTP and HTTPS on the engine's host."""

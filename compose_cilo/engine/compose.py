@@ -129,8 +129,7 @@ class EngineCommon:
         import json
 
         out = self.runner.run([*self.opts.argv(), "info", "--format", "{{json .}}"], "docker info", capture=True)
-        raw = json.loads(out or "{}")
-        return EngineInfo(str(raw.get("ID", "")), str(raw.get("OperatingSystem", "")), str(raw.get("Name", "")))
+        return EngineInfo.of(json.loads(out or "{}"))
 
     def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
         docker = self.opts.argv()

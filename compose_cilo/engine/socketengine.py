@@ -55,8 +55,7 @@ class SocketEngine(EngineCommon):
         return str(self._request("docker version", "GET", "/version")["Version"])
 
     def info(self) -> EngineInfo:
-        raw = self._request("docker info", "GET", "/info")
-        return EngineInfo(str(raw.get("ID", "")), str(raw.get("OperatingSystem", "")), str(raw.get("Name", "")))
+        return EngineInfo.of(self._request("docker info", "GET", "/info"))
 
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
         raw = self._request("listing docker networks", "GET", "/networks",

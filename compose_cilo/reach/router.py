@@ -75,13 +75,14 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def sync(ctx: Context, doc: dict[str, Any], home: str | None) -> None:
-    """Make the router match state: routes of running copies, on their networks."""
+def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: ContainerInfo | None = None) -> None:
+    """Make the router match state: routes of running copies, on their networks.
+    `existing`: the router, when the caller has just looked it up."""
     if home is None:
         return
     reach = reach_of(ctx)
     found = routes.routes(doc, settings.current().dns_suffix) if reach.mode == "router" else []
-    existing = _router(ctx, home)
+    existing = existing or _router(ctx, home)
     if not found:
         if existing:
             ctx.engine.remove_containers([existing.id])
@@ -116,7 +117,7 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
 
     doc = copy.deepcopy(store.read_state().doc)
     doc["hosts"]["local"]["environments"].pop(record_key(record), None)
-    sync(ctx, doc, home)
+    sync(ctx, doc, home, existing)
 
 
 def _router(ctx: Context, home: str) -> ContainerInfo | None:

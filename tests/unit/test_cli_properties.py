@@ -32,7 +32,7 @@ from compose_cilo import settings as cilo_settings
 from compose_cilo.cli.main import run
 from compose_cilo.dns import dnsmasq
 from compose_cilo.state import store
-from tests.conftest import sample_record
+from tests.conftest import project_here, sample_record
 from tests.fakes import FakeEngine
 
 
@@ -115,10 +115,7 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    project = tmp_path / "shop"
-    project.mkdir()
-    (project / "compose.yaml").write_text("services:\n  web:\n    image: cilo-test/busybox\n")
-    monkeypatch.chdir(project)
+    project_here(tmp_path, monkeypatch)
     return tmp_path
 
 

@@ -11,16 +11,13 @@ import pytest
 from compose_cilo import selection
 from compose_cilo.cli.main import run
 from compose_cilo.state import store
-from tests.conftest import sample_record
+from tests.conftest import project_here, sample_record
 from tests.fakes import FakeEngine
 
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    proj = tmp_path / "shop"
-    proj.mkdir()
-    (proj / "compose.yaml").write_text("services:\n  web:\n    image: cilo-test/busybox\n")
-    monkeypatch.chdir(proj)
+    proj = project_here(tmp_path, monkeypatch)
     monkeypatch.delenv("CILO_ENV", raising=False)
     with store.mutate() as st:
         for env in ("dev", "qa", "feat-a"):

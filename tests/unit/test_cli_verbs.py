@@ -14,6 +14,7 @@ from compose_cilo import lifecycle
 from compose_cilo.cli.main import run
 from compose_cilo.queries import Context
 from compose_cilo.state import store
+from tests.conftest import project_here
 from tests.fakes import FakeEngine
 
 COMPOSE = {"services": {"web": {"image": "cilo-test/busybox", "ports": ["8080:80"]},
@@ -22,10 +23,7 @@ COMPOSE = {"services": {"web": {"image": "cilo-test/busybox", "ports": ["8080:80
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    proj = tmp_path / "shop"
-    proj.mkdir()
-    (proj / "compose.yaml").write_text(yaml.safe_dump(COMPOSE))
-    monkeypatch.chdir(proj)
+    proj = project_here(tmp_path, monkeypatch, yaml.safe_dump(COMPOSE))
     monkeypatch.setenv("FAKE_COMPOSE_LOG", str(tmp_path / "compose.log"))
     return proj
 
