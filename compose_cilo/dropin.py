@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from . import lifecycle
 from .envrecord import container_address, env_target, known_home_id, observe_status, run_layer_path, user_target
-from .errors import NoSuchEnvironment
-from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL
+from .errors import CiloError, NoSuchEnvironment
+from .model import COMPOSE_NUMBER_LABEL, COMPOSE_ONEOFF_LABEL, record_key
 from .procs import run_attached
 from .project import model_from_config
 from .queries import Context, Record, get_env, selector
@@ -47,6 +47,7 @@ class Request(NamedTuple):
     copy: bool = False
     strict: bool = False
     recreate: bool = False
+    publish: bool | None = None  # --publish / --no-publish: declared ports on host ports
 
 
 def run(ctx: Context, ref: str, req: Request) -> int:
@@ -58,7 +59,8 @@ def run(ctx: Context, ref: str, req: Request) -> int:
     """
     created, had_home = False, known_home_id() is not None
     if req.verb in PREPARES:
-        record, created = lifecycle.prepare(ctx, ref, copy=req.copy, strict=req.strict, recreate=req.recreate)
+        record, created = lifecycle.prepare(ctx, ref, copy=req.copy, strict=req.strict, recreate=req.recreate,
+                                             publish=req.publish)
     else:
         try:
             record = get_env(ctx, ref)
@@ -102,23 +104,35 @@ class _Watcher:
 
 
 def port_answer(ctx: Context, record: Record, args: Sequence[str]) -> str | None:
-    """`port SERVICE PRIVATE_PORT` of a copy: ADDRESS:PORT of the service's container when
-    the service publishes that port in your stack; None to let compose answer (and say
-    what is wrong, in its words)."""
+    """`port SERVICE PRIVATE_PORT` of a copy: HOST:PORT where the engine publishes that
+    port of the service's container (--publish), else ADDRESS:PORT of the container when
+    the service publishes that port in your stack and this host reaches container
+    addresses; None to let compose answer (and say what is wrong, in its words)."""
+    from .reach import router
+
     parsed = _port_args(args)
     if parsed is None:
         return None
     service, number, protocol, index = parsed
+    container = next((c for c in ctx.engine.containers(selector(record))
+                      if c.service == service and c.labels.get(COMPOSE_ONEOFF_LABEL, "False") == "False"
+                      and c.labels.get(COMPOSE_NUMBER_LABEL) == str(index)), None)
+    if container is None:
+        return None
+    for p in container.ports:
+        if (p.target, p.protocol) == (number, protocol):
+            host = router.engine_address(ctx) if p.host in ("0.0.0.0", "") else p.host
+            return f"{host}:{p.port}"
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
     svc = model.services.get(service)
     if svc is None or (number, protocol) not in svc.ports:
         return None
-    for c in ctx.engine.containers(selector(record)):
-        if (c.service == service and c.labels.get(COMPOSE_ONEOFF_LABEL, "False") == "False"
-                and c.labels.get(COMPOSE_NUMBER_LABEL) == str(index)):
-            address = container_address(c, record) or next(iter(c.addresses.values()), None)
-            return f"{address}:{number}" if address else None
-    return None
+    if router.reach_of(ctx).mode == "router":
+        raise CiloError(f"environment {record_key(record)}: {service}'s port {number}/{protocol} is not "
+                        "published, and this host cannot reach the copy's container addresses: "
+                        f"docker cilo up {record['name']} --publish")
+    address = container_address(container, record) or next(iter(container.addresses.values()), None)
+    return f"{address}:{number}" if address else None
 
 
 def _port_args(args: Sequence[str]) -> tuple[str, int, str, int] | None:

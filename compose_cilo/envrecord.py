@@ -123,8 +123,22 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
     return out
 
 
-def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
-    """Record the real containers and their addresses on the environment network.
+def _published(c: ContainerInfo, engine_host: str) -> list[dict[str, object]]:
+    return [{"target": p.target, "protocol": p.protocol, "port": p.port,
+             "host": engine_host if p.host in ("0.0.0.0", "") else p.host} for p in c.ports]
+
+
+def _set_published(entry: Record, ports: list[dict[str, object]]) -> None:
+    if ports:
+        entry["published"] = ports
+    else:
+        entry.pop("published", None)
+
+
+def apply_containers(record: Record, containers: list[ContainerInfo], engine_host: str = "127.0.0.1") -> None:
+    """Record the real containers, their addresses on the environment network and the
+    ports the engine publishes of them (one bound to every address is reached at
+    `engine_host`).
 
     A service with `network_mode: service:X` (recorded as `shares: X`) lives in X's
     network namespace, so it answers on X's address.
@@ -139,6 +153,9 @@ def apply_containers(record: Record, containers: list[ContainerInfo]) -> None:
         svc["replicas"] = [
             {"container": c.name, "ip": _address(c, networks), "status": c.state} for c in found
         ]
+        for replica, c in zip(svc["replicas"], found, strict=True):
+            _set_published(replica, _published(c, engine_host))
+        _set_published(svc, _published(found[0], engine_host) if found else [])
         svc["container"] = found[0].name if found else None
         states = {c.state for c in found}
         svc["status"] = "not created" if not found else states.pop() if len(states) == 1 else "mixed"
@@ -225,7 +242,7 @@ def observe_status(ctx: Context, record: Record, containers: list[ContainerInfo]
     status = "running" if "running" in states else "stopped" if states else "created"
     current = store.read_state().environments().get(record_key(record), record)
     seen = copy.deepcopy(current)
-    apply_containers(seen, containers)
+    apply_containers(seen, containers, _engine_host(ctx, containers))
     if {**seen, "status": status} == current:
         return current
     refreshed = refresh(ctx, record, status, containers=containers)
@@ -238,8 +255,10 @@ def refresh(ctx: Context, record: Record, status: str | None = None, *,
     """Record the environment's containers (read from the engine unless given), with `status`."""
     found = ctx.engine.containers(selector(record)) if containers is None else containers
 
+    host = _engine_host(ctx, found)
+
     def change(r: Record) -> None:
-        apply_containers(r, found)
+        apply_containers(r, found, host)
         if status:
             r["status"] = status
 
@@ -249,5 +268,16 @@ def refresh(ctx: Context, record: Record, status: str | None = None, *,
 def live_view(ctx: Context, record: Record) -> Record:
     """The record with the engine's current containers applied (nothing is written)."""
     view = copy.deepcopy(record)
-    apply_containers(view, ctx.engine.containers(selector(record)))
+    found = ctx.engine.containers(selector(record))
+    apply_containers(view, found, _engine_host(ctx, found))
     return view
+
+
+def _engine_host(ctx: Context, containers: list[ContainerInfo]) -> str:
+    """Where a port published on every address of the engine host is reached (asked of
+    the engine only when one is)."""
+    if not any(p.host in ("0.0.0.0", "") for c in containers for p in c.ports):
+        return "127.0.0.1"
+    from .reach import router
+
+    return router.engine_address(ctx)

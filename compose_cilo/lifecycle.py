@@ -42,6 +42,7 @@ from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
 from .queries import Context, Record, current_project, get_env, resolve_project, split_ref
+from .reach import router
 from .reconcile import Adoption
 from .state import store
 from .teardown import forget_failed_create, owned_names
@@ -99,7 +100,7 @@ def _check_same_project(record: Record, target: ComposeTarget) -> None:
         )
 
 
-def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
+def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: bool | None = None
              ) -> tuple[Record, ProjectModel, bool]:
     """Create the environment if needed and (re)write its override; no containers yet.
 
@@ -134,12 +135,14 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False
         if not created:
             record = _apply_options(ctx, record, target, copy)
     try:
+        if publish is not None and record.get("publish") != publish:
+            record = update_record(record_key(record), lambda r: r.update(publish=publish))
         record = _reserve_networks(ctx, record, model)
         record = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
         if record["copy"]:
             model = prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
-        write_override(record, model, addresses)
+        write_override(record, model, addresses, router.publish_address(ctx, record))
     except BaseException:
         if created:
             forget_failed_create(ctx, record)
@@ -215,7 +218,10 @@ def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: 
         ctx.say(line)
 
 
-def write_override(record: Record, model: ProjectModel, addresses: dict[str, str]) -> None:
+def write_override(record: Record, model: ProjectModel, addresses: dict[str, str],
+                   publish: str | None = None) -> None:
+    """The copy's override (and its run layer); `publish`: where its declared ports are
+    published (router.publish_address), or None."""
     ident = override.EnvIdentity(
         record["project"], record["name"], record["network"], record["subnet"],
         ownership.record_home(record, home_id()),
@@ -226,7 +232,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
         LABEL_ENV_FILES: ",".join(map(label_path, record["env_files"])),
         **({LABEL_DOTENV_DIR: label_path(record["dotenv_dir"])} if record.get("dotenv_dir") else {}),
     }
-    text = override.render(override.build_override(model, ident, addresses, meta), ident)
+    text = override.render(override.build_override(model, ident, addresses, meta, publish), ident)
     path = Path(record["override"])
     try:
         paths.ensure_private_dir(path.parent)
@@ -255,19 +261,21 @@ def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
             remove_with_empty_parents(lock, paths.cilo_home())
 
 
-def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False) -> Record:
-    return prepare(ctx, ref, copy=copy, strict=strict)[0]
+def create(ctx: Context, ref: str, copy: bool = False, strict: bool = False,
+           publish: bool | None = None) -> Record:
+    return prepare(ctx, ref, copy=copy, strict=strict, publish=publish)[0]
 
 
 def prepare(ctx: Context, ref: str, *, copy: bool = False, strict: bool = False,
-            recreate: bool = False) -> tuple[Record, bool]:
+            recreate: bool = False, publish: bool | None = None) -> tuple[Record, bool]:
     """(the environment, whether this call made it): made if needed, with its networks and
     override, everything compose needs to run the copy, and no container yet. `recreate`
-    first removes its containers and networks and moves it to the lowest free subnets."""
+    first removes its containers and networks and moves it to the lowest free subnets;
+    `publish` (True/False) is recorded: whether its declared ports get host ports."""
     with _env_turn(ctx, ref):
         if recreate:
             _reallocate_for_recreate(ctx, ref)
-        record, _, created = _prepare(ctx, ref, copy, strict)
+        record, _, created = _prepare(ctx, ref, copy, strict, publish)
     return record, created
 
 
@@ -357,7 +365,7 @@ def adopt(ctx: Context, found: Adoption) -> Record:
         ownership.ensure_home_id(st.doc)
         record["services"] = service_records(model, _addresses(record, model), {})
         st.environments()[key] = record
-    write_override(record, model, _addresses(record, model))
+    write_override(record, model, _addresses(record, model), router.publish_address(ctx, record))
     return refresh(ctx, record, "running" if found.running else "stopped")
 
 

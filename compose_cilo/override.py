@@ -5,7 +5,8 @@ It is layered as the last `-f` onto the user's own files, so everything compose 
 topology (the same services on the same networks, with the same flags) and loses only
 what another copy, or the user's own stack, would also ask for:
 
-- published host ports (`ports: !reset []`) and fixed `container_name`s (`!reset`; an
+- published host ports (`ports: !reset []`; with `--publish`, each declared port on an
+  ephemeral port of the engine host instead, which no other stack can ask for) and fixed `container_name`s (`!reset`; an
   empty list would be appended to, not replace). Each reset `container_name` stays an
   alias of its service on the copy's own networks, because real configs use it as a
   host name; references to it (`network_mode`/`ipc`/`pid: container:NAME`,
@@ -231,14 +232,32 @@ def _environment(svc: ServiceModel) -> dict[str, Any]:
     return {"environment": Override(kept), "env_file": Reset([])}
 
 
+def declared_ports(svc: ServiceModel) -> list[tuple[int, str]]:
+    """The container ports a service declares (`ports:` targets, then `expose:`), once each."""
+    out = list(dict.fromkeys(svc.ports))
+    out += [(p, "tcp") for p in dict.fromkeys(svc.expose) if (p, "tcp") not in out]
+    return out
+
+
+def _published(svc: ServiceModel, publish: str | None) -> list[str]:
+    """With --publish: each declared port on an ephemeral port of the engine host's
+    `publish` address (the engine picks a free one, so copies never collide)."""
+    if publish is None or not can_join_networks(svc):
+        return []
+    return [f"{publish}::{port}/{proto}" for port, proto in declared_ports(svc)]
+
+
 def _service_override(
     svc: ServiceModel, model: ProjectModel, ident: EnvIdentity, ip: str | None,
     meta: dict[str, str], aliases: dict[str, list[str]], names: dict[str, str],
+    publish: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if svc.container_name:
         out["container_name"] = Reset(None)
-    if svc.has_ports:
+    if ports := _published(svc, publish):
+        out["ports"] = Override(ports)
+    elif svc.has_ports:
         out["ports"] = Reset([])
     for field in ("network_mode", "ipc", "pid"):
         if ref := _service_ref(getattr(svc, field), names):
@@ -289,16 +308,17 @@ def _volumes(model: ProjectModel, ident: EnvIdentity) -> dict[str, Any]:
 
 def build_override(
     model: ProjectModel, ident: EnvIdentity, addresses: dict[str, str],
-    meta: dict[str, str] | None = None,
+    meta: dict[str, str] | None = None, publish: str | None = None,
 ) -> dict[str, Any]:
     """The override document for one environment (pure; see the module doc).
 
     `meta` labels go on containers only: what `doctor` needs to re-adopt an environment
-    that state lost (the user's project folder, profiles, env files).
+    that state lost (the user's project folder, profiles, env files). `publish`: the
+    engine-host address each declared port is published on (an ephemeral port), or None.
     """
     aliases, names = _aliases(model), container_names(model)
     services = {
-        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases, names)
+        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases, names, publish)
         for name, svc in sorted(model.services.items())
     }
     doc: dict[str, Any] = {"services": services, "networks": _networks(model, ident)}

@@ -30,7 +30,7 @@ import yaml
 
 from compose_cilo.engine.api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, RouterSpec, VolumeInfo
 from compose_cilo.engine.options import DockerOptions
-from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, SubnetConflict
+from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, NotFound, SubnetConflict
 from compose_cilo.model import (
     COMPOSE_FILES_LABEL,
     COMPOSE_NUMBER_LABEL,
@@ -97,6 +97,7 @@ class FakeEngine:
         self.fail: dict[str, str | Exception] = {}  # method -> what it raises, once
         self._ids = itertools.count(1)
         self.info_ = EngineInfo("FAKE:ENGINE", "Debian GNU/Linux 12 (bookworm)", "fake")
+        self.files_: dict[tuple[str, str], str] = {}  # (container, path) -> text, for read_file
         self.router_configs: list[str] = []  # every Caddyfile the router was given, in order
 
     def _call(self, name: str, arg: Any = None) -> None:
@@ -239,6 +240,12 @@ class FakeEngine:
     def reload_router(self, name: str, config_path: str, config: str) -> None:
         self._call("reload_router", name)
         self.router_configs.append(config)
+
+    def read_file(self, container: str, path: str) -> str:
+        self._call("read_file", (container, path))
+        if (container, path) not in self.files_:
+            raise NotFound(f"reading {path} from {container}: no such file")
+        return self.files_[(container, path)]
 
     def connect_network(self, network: str, container: str) -> None:
         self._call("connect_network", (network, container))

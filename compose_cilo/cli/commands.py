@@ -46,6 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("doctor"),
     Command("dns"),
     Command("init"),
+    Command("trust"),
     Command("state"),
     VERSION,
     *(Command(verb, compose_verb=True, raw=True, hidden=verb == "publish") for verb in COMPOSE_VERBS[7:]),

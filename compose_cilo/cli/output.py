@@ -37,6 +37,7 @@ def env_json(
                 "status": svc["status"],
                 "replicas": svc["replicas"],
                 "urls": urls.get(name, []),
+                "ports": svc.get("published", []),  # published on the engine host (--publish)
             }
             for name, svc in sorted(record["services"].items())
         },
@@ -83,15 +84,19 @@ def env_status(
     )
     if overlaps:
         head += "\n" + overlap_warning(record, overlaps)
+    from ..reach import ports
+
     rows = []
+    shows_ports = bool(ports.published(record))
     for name, svc in sorted(record["services"].items()):
         ips = [r["ip"] for r in svc["replicas"] if r["ip"]] or ([svc["ip"]] if svc["ip"] else [])
         if svc["status"] == "not created":
             ips = []
-        rows.append([name, svc["status"], ",".join(ips) or "-", " ".join(urls.get(name, [])) or "-"])
+        rows.append([name, svc["status"], ",".join(ips) or "-", *([ports.summary(svc)] if shows_ports else []),
+                     " ".join(urls.get(name, [])) or "-"])
     if not rows:
         return head
-    return head + "\n\n" + table(rows, ["SERVICE", "STATUS", "ADDRESS", "URL"])
+    return head + "\n\n" + table(rows, ["SERVICE", "STATUS", "ADDRESS", *(["PORTS"] if shows_ports else []), "URL"])
 
 
 def list_text(records: list[Record], overlaps: dict[str, list[str]], as_json: bool) -> str:

@@ -1,8 +1,9 @@
-"""The commands about cilo itself and the system: `doctor`, `version`, `init`."""
+"""The commands about cilo itself and the system: `doctor`, `version`, `init`, `trust`."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -63,3 +64,35 @@ def init(
 ) -> None:
     """Make the system send *.test queries to cilo's DNS server."""
     raise typer.Exit(init_command(print_only, uninstall))
+
+
+@family.command()
+def trust(
+    c: typer.Context,
+    install: bool = typer.Option(False, "--install", help=(
+        "Also run the commands: all of them as root, else those that need no privileges.")),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the certificate to FILE."),
+) -> None:
+    """Trust the HTTPS of cilo's router: write its CA certificate, then install it (or
+    print the commands that do)."""
+    from ..envrecord import known_home_id
+    from ..fsutil import atomic_write
+    from ..reach import trust as tr
+
+    pem = tr.fetch_ca(context_of(c), known_home_id())
+    path, changed = tr.save(pem)
+    print(f"cilo's router CA certificate: {path}{'' if changed else ' (unchanged)'}")
+    if output is not None:
+        atomic_write(output.absolute(), pem, 0o644)
+        print(f"also written to {output}")
+    steps = tr.plan(path, tr.current_system(), Path.home())
+    done = tr.install(steps) if install else []
+    for where in done:
+        print(f"installed in {where}")
+    left = [s for s in steps if s.where not in done]
+    if left:
+        print("to trust it, run:" if not done else "the rest needs privileges; run:")
+        for step in left:
+            print(f"  {tr.shown(step, tr.is_root())}")
+    print(f"Firefox keeps its own store: Settings > Privacy & Security > Certificates > Import {path}\n"
+          f"curl and other tools: --cacert {path} (or SSL_CERT_FILE / NODE_EXTRA_CA_CERTS={path})")

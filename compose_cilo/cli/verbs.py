@@ -26,12 +26,16 @@ if TYPE_CHECKING:
 family = typer.Typer()
 RAW = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 # cilo's options of the commands that make a copy; compose has none of these names
-MAKING = {"up": ("--copy", "--strict", "--recreate"), "create": ("--copy", "--strict", "--recreate"),
-          "run": ("--copy", "--strict")}
+PUBLISHING = ("--publish", "--no-publish")
+MAKING = {"up": ("--copy", "--strict", "--recreate", *PUBLISHING),
+          "create": ("--copy", "--strict", "--recreate", *PUBLISHING), "run": ("--copy", "--strict")}  # compose's run has its own --publish
 HELP = {
     "--copy": "run the copy from a copy of the project under the cilo home",
     "--strict": "refuse a project whose copies would share something with your stack",
     "--recreate": "recreate containers and networks on the lowest free subnets",
+    "--publish": "publish each port the services declare on a free host port of the engine host "
+                 "(kept for later commands; the default in router mode)",
+    "--no-publish": "publish no host port (kept for later commands)",
 }
 
 
@@ -59,8 +63,11 @@ def _run(c: typer.Context, verb: str, args: list[str]) -> None:
         env = env_of(c, args[0])
         args = args[1:]
     force = ["--force-recreate"] if "--recreate" in own and verb in ("up", "create") else []
+    if set(PUBLISHING) <= own:
+        raise UsageError(f"docker cilo {verb}: --publish and --no-publish contradict each other; give one")
+    publish = True if "--publish" in own else False if "--no-publish" in own else None
     req = dropin.Request(verb, tuple(force + args), tuple(compose_options(c)), copy="--copy" in own,
-                         strict="--strict" in own, recreate="--recreate" in own)
+                         strict="--strict" in own, recreate="--recreate" in own, publish=publish)
     ctx = context_of(c)
     if named_first and verb == "create" and not args:
         _create(c, env, req)
@@ -74,7 +81,7 @@ def _create(c: typer.Context, env: str, req: Request) -> None:
     from .. import lifecycle
     from ..model import record_key
 
-    record = lifecycle.create(context_of(c), env, copy=req.copy, strict=req.strict)
+    record = lifecycle.create(context_of(c), env, copy=req.copy, strict=req.strict, publish=req.publish)
     print(f"environment {record_key(record)} created on {record['subnet']}")
     raise typer.Exit(0)
 
@@ -132,19 +139,22 @@ def with_(c: typer.Context,
     """Run a host command with the copy's variables, in its workspace: with [ENV] -- CMD.
 
     The copy is created and started first if needed. CMD sees CILO_ENV, CILO_PROJECT,
-    CILO_WORKSPACE, CILO_DNS_SUFFIX and CILO_BASE_URL.
+    CILO_WORKSPACE, CILO_DNS_SUFFIX and CILO_BASE_URL, and CILO_<SERVICE>_<PORT>=HOST:PORT
+    for each port the copy publishes (--publish).
     """
     import os
 
     from .. import config, lifecycle
     from ..names import project_dns_label
     from ..procs import run_attached
+    from ..reach import ports
 
     words = list(args or [])
     if words[:1] in (["-h"], ["--help"]):
         print("usage: docker cilo with [ENV] -- CMD ARGS\n\nRun CMD on this host in the copy's "
               "workspace, with CILO_ENV, CILO_PROJECT, CILO_WORKSPACE, CILO_DNS_SUFFIX and "
-              "CILO_BASE_URL set; the copy is created and started first if needed. Without ENV, "
+              "CILO_BASE_URL set (and CILO_<SERVICE>_<PORT>=HOST:PORT for each port it publishes); "
+              "the copy is created and started first if needed. Without ENV, "
               "the selected environment (then `--` comes first).")
         raise typer.Exit(0)
     if words[:1] == ["--"]:
@@ -168,4 +178,5 @@ def with_(c: typer.Context,
         CILO_DNS_SUFFIX=suffix,
         CILO_BASE_URL=f"http://{project_dns_label(record['project'])}.{record['name']}.{suffix}",
     )
+    child_env.update(ports.variables(record))  # CILO_DB_5432=127.0.0.1:49154 when published
     raise typer.Exit(run_attached(command, env=child_env, cwd=record["workspace"]))

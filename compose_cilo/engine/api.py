@@ -20,6 +20,30 @@ if TYPE_CHECKING:
     from .options import DockerOptions
 
 
+class PublishedPort(NamedTuple):
+    """A container port the engine publishes on its host."""
+
+    target: int  # the container's port
+    protocol: str  # tcp, udp or sctp
+    host: str  # the host address it is bound to ("0.0.0.0": every address)
+    port: int  # the host port
+
+
+def published_ports(bindings: Any) -> tuple[PublishedPort, ...]:
+    """From the engine's `NetworkSettings.Ports` ({"5432/tcp": [{"HostIp", "HostPort"}]}),
+    one entry per container port and protocol (IPv4 first: a wildcard binding is listed
+    for 0.0.0.0 and ::)."""
+    out: dict[tuple[int, str], PublishedPort] = {}
+    for key, binds in sorted((bindings or {}).items()):
+        target, _, protocol = str(key).partition("/")
+        for b in binds or ():
+            host, port = str(b.get("HostIp") or "0.0.0.0"), str(b.get("HostPort") or "")
+            if target.isdigit() and port.isdigit() and (int(target), protocol or "tcp") not in out:
+                out[(int(target), protocol or "tcp")] = PublishedPort(
+                    int(target), protocol or "tcp", "0.0.0.0" if host == "::" else host, int(port))
+    return tuple(out.values())
+
+
 class ContainerInfo(NamedTuple):
     id: str
     name: str
@@ -28,6 +52,7 @@ class ContainerInfo(NamedTuple):
     addresses: dict[str, str]  # network name -> IPv4 address
     labels: dict[str, str]
     image: str = ""
+    ports: tuple[PublishedPort, ...] = ()  # what the engine publishes of it on its host
 
 
 def service_of(labels: dict[str, str]) -> str:
@@ -149,6 +174,10 @@ class EngineAPI(Protocol):
 
     def reload_router(self, name: str, config_path: str, config: str) -> None:
         """Give the running router a new Caddyfile; it switches without dropping requests."""
+        ...
+
+    def read_file(self, container: str, path: str) -> str:
+        """A text file from a container (the router's CA certificate); NotFound if absent."""
         ...
 
     def connect_network(self, network: str, container: str) -> None: ...

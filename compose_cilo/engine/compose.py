@@ -164,6 +164,15 @@ class EngineCommon:
             self.runner.run([*self.opts.argv(), "cp", str(local), f"{name}:{config_path}"],
                             f"copying the configuration into cilo's router {name}", capture=True)
 
+    def read_file(self, container: str, path: str) -> str:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="cilo-read-") as tmp:
+            local = Path(tmp) / "file"
+            self.runner.run([*self.opts.argv(), "cp", "--follow-link", f"{container}:{path}", str(local)],
+                            f"reading {path} from {container}", capture=True)
+            return local.read_text()
+
     def connect_network(self, network: str, container: str) -> None:
         self.runner.run([*self.opts.argv(), "network", "connect", network, container],
                         f"connecting {container} to network {network}", capture=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import EngineUnreachable, NotFound
 from . import failures
-from .api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, VolumeInfo, service_of
+from .api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, VolumeInfo, published_ports, service_of
 from .compose import ComposeRunner, EngineCommon
 from .options import DockerOptions
 from .socketapi import APIError, DockerAPI
@@ -120,4 +120,7 @@ def _container(c: dict[str, Any]) -> ContainerInfo:
         addresses={k: v["IPAddress"] for k, v in nets.items() if v.get("IPAddress")},
         labels=labels,
         image=str(c.get("Image") or ""),
+        ports=published_ports({f"{p['PrivatePort']}/{p.get('Type', 'tcp')}": [
+            {"HostIp": p.get("IP"), "HostPort": str(p["PublicPort"])}]
+            for p in c.get("Ports") or () if p.get("PublicPort") and p.get("PrivatePort")}),
     )

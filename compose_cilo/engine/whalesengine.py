@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import EngineError, NotFound
 from . import failures
-from .api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo, service_of
+from .api import ContainerInfo, NetworkInfo, NetworkSpec, VolumeInfo, published_ports, service_of
 from .compose import EngineCommon
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class WhalesEngine(EngineCommon):
                 id=c.id, name=c.name, service=service_of(lab), state=c.state.status or "unknown",
                 addresses={k: v.ip_address for k, v in nets.items() if v.ip_address}, labels=lab,
                 image=str(c.config.image or ""),
+                ports=published_ports(c.network_settings.ports),  # the engine's own dict
             ))
         return sorted(out, key=lambda c: c.name)
 

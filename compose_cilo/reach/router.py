@@ -58,10 +58,32 @@ def recorded(reach: Reach) -> dict[str, str]:
             "reason": reach.reason[:500]}
 
 
+def bind_address(reach: Reach) -> str:
+    """The engine-host address that the router's and copies' published ports bind to: the
+    loopback address of a local engine or Docker Desktop, a remote engine's own address
+    when the endpoint names one, else every address of that host."""
+    address = router_address(reach)
+    return address if is_loopback(address) or _is_ip(reach.host) else "0.0.0.0"
+
+
+def publish_address(ctx: Context, record: dict[str, Any]) -> str | None:
+    """Where the copy's declared ports are published, or None when they are not: as the
+    copy's `publish` says (up --publish / --no-publish), else in router mode only."""
+    reach = reach_of(ctx)
+    wanted = record.get("publish")
+    if wanted is None:
+        wanted = reach.mode == "router"
+    return bind_address(reach) if wanted else None
+
+
+def engine_address(ctx: Context) -> str:
+    """The address to connect to for a port published on every address of the engine host."""
+    return router_address(reach_of(ctx))
+
+
 def spec(home: str, reach: Reach, image: str) -> RouterSpec:
     s = settings.current()
-    address = router_address(reach)
-    bind = address if is_loopback(address) or _is_ip(reach.host) else "0.0.0.0"
+    bind = bind_address(reach)
     return RouterSpec(name=f"cilo_router_{home}", image=image, labels={LABEL_ROUTER: "true", LABEL_HOME: home},
                       ports=(f"{bind}:{s.router_http_port}:80", f"{bind}:{s.router_https_port}:443"),
                       config_path=CONFIG_PATH)
@@ -118,6 +140,12 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
     doc = copy.deepcopy(store.read_state().doc)
     doc["hosts"]["local"]["environments"].pop(record_key(record), None)
     sync(ctx, doc, home, existing)
+
+
+def running(ctx: Context, home: str) -> ContainerInfo | None:
+    """This home's router when it runs."""
+    found = _router(ctx, home)
+    return found if found and found.state == "running" else None
 
 
 def _router(ctx: Context, home: str) -> ContainerInfo | None:

@@ -236,6 +236,28 @@ def v4_to_v3(doc: Doc) -> Doc:
     return out
 
 
+# --- version 4 <-> version 5 --------------------------------------------------------------
+# Version 5 records whether a copy publishes its services' ports on ephemeral host ports
+# (`publish`) and the ports the engine published (`published`, on services and replicas).
+# All optional: version 4 copies published nothing.
+
+
+def v4_to_v5(doc: Doc) -> Doc:
+    return _hosts_map(doc, 5, lambda rec: None)
+
+
+def _drop_v5_fields(rec: Doc) -> None:
+    rec.pop("publish", None)
+    for svc in rec.get("services", {}).values():
+        svc.pop("published", None)
+        for replica in svc.get("replicas", []):
+            replica.pop("published", None)
+
+
+def v5_to_v4(doc: Doc) -> Doc:
+    return _hosts_map(doc, 4, _drop_v5_fields)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, v1_to_v2, v2_to_v1,
@@ -252,6 +274,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, v3_to_v4, v4_to_v3,
         down_drops="how each host reaches its copies and the services' HTTP ports (the next "
         "up of a version-4 cilo records them again)",
+    ),
+    Migration(
+        5, v4_to_v5, v5_to_v4,
+        down_drops="whether copies publish their ports and the host ports published (the "
+        "containers keep them until their next up; a version-4 cilo's up removes them)",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

@@ -96,7 +96,7 @@ def environment(project: str, name: str, subnet: str, services: dict[str, Any],
 
 
 def state_doc(envs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"version": 4, "hosts": {"local": {"id": "local", "provider": "docker",
+    return {"version": 5, "hosts": {"local": {"id": "local", "provider": "docker",
                                               "environments": copy.deepcopy(envs)}}}
 
 

@@ -133,7 +133,7 @@ def test_no_traceback_and_no_change_on_refused_input(sandbox: Path, argv: list[s
     project = sandbox / "shop"
     record = {**sample_record(env="keep"), "project_dir": str(project), "workspace": str(project),
               "compose_files": [str(project / "compose.yaml")]}
-    doc = {"version": 4, "hosts": {"local": {"id": "local", "provider": "docker",
+    doc = {"version": 5, "hosts": {"local": {"id": "local", "provider": "docker",
                                              "environments": {"shop/keep": record}}}}
     (home / "state.json").write_text(json.dumps(doc))
     out, err = io.StringIO(), io.StringIO()

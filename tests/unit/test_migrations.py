@@ -888,4 +888,30 @@ def test_v3_to_v4_keeps_everything_and_v4_to_v3_drops_reach_and_http_ports() -> 
     down = migrations.migrate(richer, 3, Path("/s.json"), check())
     store.validate(down, Path("/s.json"), 3)
     assert down == v3
-    assert migrations.MIGRATIONS[-1].version == 4 and "HTTP ports" in migrations.MIGRATIONS[-1].down_drops
+    assert migrations.MIGRATIONS[2].version == 4 and "HTTP ports" in migrations.MIGRATIONS[2].down_drops
+
+
+# --- version 4 <-> version 5 --------------------------------------------------------------
+
+
+def test_v4_to_v5_keeps_everything_and_v5_to_v4_drops_published_ports() -> None:
+    v4 = {**current_doc(current_record(networks=FRONT)), "version": 4}
+    store.validate(v4, Path("/s.json"), 4)
+    up = migrations.migrate(v4, 5, Path("/s.json"), check())
+    assert up == {**v4, "version": 5}
+    store.validate(up, Path("/s.json"), 5)
+    richer = copy.deepcopy(up)
+    rec = richer["hosts"]["local"]["environments"]["shop/dev"]
+    rec["publish"] = True
+    port = {"target": 5432, "protocol": "tcp", "host": "127.0.0.1", "port": 49154}
+    rec["services"]["web"]["published"] = [port]
+    rec["services"]["web"]["replicas"] = [{"container": "c1", "ip": None, "status": "running", "published": [port]}]
+    store.validate(richer, Path("/s.json"), 5)
+    with pytest.raises(StateError, match="published"):  # version 4 cannot hold them
+        store.validate(richer, Path("/s.json"), 4)
+    down = migrations.migrate(richer, 4, Path("/s.json"), check())
+    store.validate(down, Path("/s.json"), 4)
+    web = down["hosts"]["local"]["environments"]["shop/dev"]["services"]["web"]
+    assert "published" not in web and "published" not in web["replicas"][0]
+    assert "publish" not in down["hosts"]["local"]["environments"]["shop/dev"]
+    assert migrations.MIGRATIONS[-1].version == 5 and "publish" in migrations.MIGRATIONS[-1].down_drops

@@ -125,7 +125,7 @@ def test_hostile_settings_are_refused_by_name_and_nothing_is_written(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(var, _fill(value, sandbox, os.environ["CILO_DNS_PORT"]))
     before = _tree(sandbox)
-    for attempt in (_write_state, lambda: dnsmasq.sync({"version": 4, "hosts": {}})):
+    for attempt in (_write_state, lambda: dnsmasq.sync({"version": 5, "hosts": {}})):
         config.clear_cache()
         with pytest.raises(CiloError) as e:
             attempt()
@@ -210,7 +210,7 @@ def test_the_dnsmasq_renderer_checks_its_values_again(field: str, value: object)
 
     from compose_cilo.dns import zone
 
-    recs = zone.records({"version": 4, "hosts": {}}, "test")
+    recs = zone.records({"version": 5, "hosts": {}}, "test")
     kw = {"port": 5354, "hosts_dir": "/h/dns/hosts.d", "servers_file": "/h/dns/w.servers",
           "upstreams": ()}
     if field == "suffix":
@@ -260,7 +260,7 @@ def test_a_state_file_of_another_user_in_a_sticky_folder_is_refused(
     sticky = tmp_path / "sticky"
     sticky.mkdir()
     sticky.chmod(0o1777)
-    (sticky / "x.json").write_text('{"version": 4, "hosts": {}}')
+    (sticky / "x.json").write_text('{"version": 5, "hosts": {}}')
     os.chown(sticky / "x.json", 65534, 65534)
     monkeypatch.setenv("CILO_STATE_PATH", str(sticky / "x.json"))
     config.clear_cache()
