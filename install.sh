@@ -327,11 +327,14 @@ ensure_dnsmasq() {
     fi
 }
 
-ensure_dev_tools() { # the tests need dig and a static busybox
+ensure_dev_tools() { # the tests need dig, a static busybox, curl, and ip + nsenter for the unroutable engine
     if can_apt; then
         have dig || apt_ensure dnsutils
         apt_ensure busybox-static
-        say "test tools: dig and busybox-static present"
+        have curl || apt_ensure curl
+        have ip || apt_ensure iproute2
+        have nsenter || apt_ensure util-linux
+        say "test tools: dig, busybox-static, curl, ip and nsenter present"
     else
         have dig || warn "dig not found; the tests need it (Debian/Ubuntu: dnsutils)."
         have busybox || warn "busybox not found; the tests need a static one (Debian/Ubuntu: busybox-static)."

@@ -142,7 +142,8 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
         if record["copy"]:
             model = prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
-        write_override(record, model, addresses, router.publish_address(ctx, record))
+        write_override(record, model, addresses, router.publish_address(ctx, record),
+                       router.ca_mount(ctx, home_id()))
     except BaseException:
         if created:
             forget_failed_create(ctx, record)
@@ -219,9 +220,9 @@ def _check_isolation(ctx: Context, model: ProjectModel, project_dir: str, copy: 
 
 
 def write_override(record: Record, model: ProjectModel, addresses: dict[str, str],
-                   publish: str | None = None) -> None:
+                   publish: str | None = None, ca_volume: str | None = None) -> None:
     """The copy's override (and its run layer); `publish`: where its declared ports are
-    published (router.publish_address), or None."""
+    published (router.publish_address), or None; `ca_volume`: the router's CA volume."""
     ident = override.EnvIdentity(
         record["project"], record["name"], record["network"], record["subnet"],
         ownership.record_home(record, home_id()),
@@ -232,7 +233,7 @@ def write_override(record: Record, model: ProjectModel, addresses: dict[str, str
         LABEL_ENV_FILES: ",".join(map(label_path, record["env_files"])),
         **({LABEL_DOTENV_DIR: label_path(record["dotenv_dir"])} if record.get("dotenv_dir") else {}),
     }
-    text = override.render(override.build_override(model, ident, addresses, meta, publish), ident)
+    text = override.render(override.build_override(model, ident, addresses, meta, publish, ca_volume), ident)
     path = Path(record["override"])
     try:
         paths.ensure_private_dir(path.parent)
@@ -365,7 +366,8 @@ def adopt(ctx: Context, found: Adoption) -> Record:
         ownership.ensure_home_id(st.doc)
         record["services"] = service_records(model, _addresses(record, model), {})
         st.environments()[key] = record
-    write_override(record, model, _addresses(record, model), router.publish_address(ctx, record))
+    write_override(record, model, _addresses(record, model), router.publish_address(ctx, record),
+                   router.ca_mount(ctx, home_id()))
     return refresh(ctx, record, "running" if found.running else "stopped")
 
 

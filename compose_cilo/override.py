@@ -25,7 +25,9 @@ what another copy, or the user's own stack, would also ask for:
 - labels and variables that make a reverse proxy watching the engine route the user's
   host names to the copy (`traefik.*`, caddy-docker-proxy's `caddy*`, nginx-proxy's
   `VIRTUAL_HOST`) are switched off;
-- `cilo.*` labels on every container, network and volume, so later runs find them.
+- `cilo.*` labels on every container, network and volume, so later runs find them;
+- in router mode, the router's CA certificate, read-only at /etc/cilo/ca/root.crt in
+  every service, so services call each other's routed names over HTTPS.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ FALLBACK_NETWORK_KEY = "cilo"  # used when the user's own `default` network is e
 FIXED_HOSTS = 126  # .2-.127 are fixed addresses; .128-.255 stay for docker's own (replicas)
 PROXY_ENV = ("VIRTUAL_HOST", "LETSENCRYPT_HOST")  # nginx-proxy, acme-companion
 HOST_BOUND_VOLUME_OPTS = ("device", "o")  # local driver options naming host things
+CA_VOLUME_KEY = "cilo_router_ca"  # the router's CA certificate, read-only in every service (router mode)
+CA_DIR = "/etc/cilo/ca"  # where services find it: /etc/cilo/ca/root.crt
 
 
 class Reset:
@@ -250,9 +254,11 @@ def _published(svc: ServiceModel, publish: str | None) -> list[str]:
 def _service_override(
     svc: ServiceModel, model: ProjectModel, ident: EnvIdentity, ip: str | None,
     meta: dict[str, str], aliases: dict[str, list[str]], names: dict[str, str],
-    publish: str | None = None,
+    publish: str | None = None, ca_volume: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if ca_volume:
+        out["volumes"] = [{"type": "volume", "source": CA_VOLUME_KEY, "target": CA_DIR, "read_only": True}]
     if svc.container_name:
         out["container_name"] = Reset(None)
     if ports := _published(svc, publish):
@@ -308,21 +314,26 @@ def _volumes(model: ProjectModel, ident: EnvIdentity) -> dict[str, Any]:
 
 def build_override(
     model: ProjectModel, ident: EnvIdentity, addresses: dict[str, str],
-    meta: dict[str, str] | None = None, publish: str | None = None,
+    meta: dict[str, str] | None = None, publish: str | None = None, ca_volume: str | None = None,
 ) -> dict[str, Any]:
     """The override document for one environment (pure; see the module doc).
 
     `meta` labels go on containers only: what `doctor` needs to re-adopt an environment
     that state lost (the user's project folder, profiles, env files). `publish`: the
-    engine-host address each declared port is published on (an ephemeral port), or None.
+    engine-host address each declared port is published on (an ephemeral port), or None;
+    `ca_volume`: the router's CA volume (router mode), mounted read-only at CA_DIR.
     """
     aliases, names = _aliases(model), container_names(model)
     services = {
-        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases, names, publish)
+        name: _service_override(svc, model, ident, addresses.get(name), meta or {}, aliases, names, publish,
+                                ca_volume)
         for name, svc in sorted(model.services.items())
     }
     doc: dict[str, Any] = {"services": services, "networks": _networks(model, ident)}
-    if volumes := _volumes(model, ident):
+    volumes = _volumes(model, ident)
+    if ca_volume:
+        volumes[CA_VOLUME_KEY] = {"name": ca_volume, "external": True}
+    if volumes:
         doc["volumes"] = volumes
     return doc
 

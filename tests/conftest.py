@@ -18,6 +18,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from compose_cilo.dns.process import free_port
+from tests.remote_engine import RemoteEngine
 
 # In CI the property tests run the same examples every time (a found failure is kept as
 # a unit test, not left to chance); locally they explore new ones on every run.
@@ -138,6 +139,17 @@ def router_image(engine_available: None, tmp_path_factory: pytest.TempPathFactor
     subprocess.run(["docker", "build", "-q", "-t", ROUTER_IMAGE, str(ctx)], check=True,
                    env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True)
     return ROUTER_IMAGE
+
+
+@pytest.fixture(scope="session")
+def remote_engine(test_image: str, router_image: str, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[RemoteEngine]:
+    """A second engine whose container addresses this host cannot reach (tests/remote_engine.py)."""
+    from tests import remote_engine as remote
+
+    reason = remote.missing()
+    need("a second engine in a network namespace", reason is None, reason or "")
+    yield from remote.start(tmp_path_factory.mktemp("remote-engine"), [test_image, router_image])
 
 
 def _compose_plugin_path() -> str | None:

@@ -28,7 +28,15 @@ from typing import Any
 
 import yaml
 
-from compose_cilo.engine.api import ContainerInfo, EngineInfo, NetworkInfo, NetworkSpec, RouterSpec, VolumeInfo
+from compose_cilo.engine.api import (
+    ContainerInfo,
+    EngineInfo,
+    NetworkInfo,
+    NetworkSpec,
+    PublishedPort,
+    RouterSpec,
+    VolumeInfo,
+)
 from compose_cilo.engine.options import DockerOptions
 from compose_cilo.errors import Conflict, EngineError, EngineUnreachable, NotFound, SubnetConflict
 from compose_cilo.model import (
@@ -84,6 +92,9 @@ def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+FAKE_CA = "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n"
+
+
 class FakeEngine:
     """Docker and compose in memory (see the module docstring)."""
 
@@ -98,6 +109,7 @@ class FakeEngine:
         self._ids = itertools.count(1)
         self.info_ = EngineInfo("FAKE:ENGINE", "Debian GNU/Linux 12 (bookworm)", "fake")
         self.files_: dict[tuple[str, str], str] = {}  # (container, path) -> text, for read_file
+        self.router_aliases: dict[str, tuple[str, ...]] = {}  # network -> the router's aliases there
         self.router_configs: list[str] = []  # every Caddyfile the router was given, in order
 
     def _call(self, name: str, arg: Any = None) -> None:
@@ -146,6 +158,8 @@ class FakeEngine:
         project = target.project_name or ""
         nets = {k: (v or {}).get("name", f"{project}_{k}") for k, v in (ours.get("networks") or {}).items()}
         for key, vol in (ours.get("volumes") or {}).items():
+            if (vol or {}).get("external"):
+                continue
             name = f"{project}_{key}"
             self.volumes_.setdefault(name, VolumeInfo(name, dict((vol or {}).get("labels") or {})))
         for name, svc in user["services"].items():
@@ -167,7 +181,17 @@ class FakeEngine:
             self.containers_[cname] = ContainerInfo(
                 id=old.id if old and not recreate else f"c{next(self._ids)}", name=cname,
                 service=name, state="running", addresses=addresses, labels=labels,
-                image=svc.get("image", ""))
+                image=svc.get("image", ""),
+                ports=old.ports if old and not recreate and old.ports else self._publish(patch.get("ports") or ()))
+
+    def _publish(self, wanted: Sequence[str]) -> tuple[PublishedPort, ...]:
+        """The override's `ADDRESS::PORT/PROTO` entries, each on a fresh ephemeral port."""
+        out = []
+        for entry in wanted:
+            address, _, rest = str(entry).partition("::")
+            port, _, proto = rest.partition("/")
+            out.append(PublishedPort(int(port), proto or "tcp", address, 32768 + next(self._ids)))
+        return tuple(out)
 
     def _free_address(self, network: str) -> str | None:
         net = self.networks_.get(network)
@@ -230,8 +254,13 @@ class FakeEngine:
         self._call("info")
         return self.info_
 
-    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str],
+                     aliases: dict[str, tuple[str, ...]] | None = None) -> None:
         self._call("start_router", spec.name)
+        self.router_aliases = dict(aliases or {})
+        self.files_[(spec.name, "/data/caddy/pki/authorities/local/root.crt")] = FAKE_CA  # Caddy makes its CA
+        for volume, _ in spec.volumes:
+            self.volumes_.setdefault(volume, VolumeInfo(volume, dict(spec.labels)))
         self.router_configs.append(config)
         self.containers_[spec.name] = ContainerInfo(
             id=f"c{next(self._ids)}", name=spec.name, service="", state="running",
@@ -247,8 +276,13 @@ class FakeEngine:
             raise NotFound(f"reading {path} from {container}: no such file")
         return self.files_[(container, path)]
 
-    def connect_network(self, network: str, container: str) -> None:
+    def write_file(self, container: str, path: str, text: str) -> None:
+        self._call("write_file", (container, path))
+        self.files_[(container, path)] = text
+
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
         self._call("connect_network", (network, container))
+        self.router_aliases[network] = tuple(aliases)
         c = self.containers_[container]
         self.containers_[container] = c._replace(addresses={**c.addresses, network: ""})
 

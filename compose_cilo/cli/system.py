@@ -77,10 +77,11 @@ def trust(
     print the commands that do)."""
     from ..envrecord import known_home_id
     from ..fsutil import atomic_write
+    from ..reach import ca
     from ..reach import trust as tr
 
     pem = tr.fetch_ca(context_of(c), known_home_id())
-    path, changed = tr.save(pem)
+    path, changed = ca.save(pem)
     print(f"cilo's router CA certificate: {path}{'' if changed else ' (unchanged)'}")
     if output is not None:
         atomic_write(output.absolute(), pem, 0o644)

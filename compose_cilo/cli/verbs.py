@@ -28,7 +28,8 @@ RAW = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_na
 # cilo's options of the commands that make a copy; compose has none of these names
 PUBLISHING = ("--publish", "--no-publish")
 MAKING = {"up": ("--copy", "--strict", "--recreate", *PUBLISHING),
-          "create": ("--copy", "--strict", "--recreate", *PUBLISHING), "run": ("--copy", "--strict")}  # compose's run has its own --publish
+          "create": ("--copy", "--strict", "--recreate", *PUBLISHING),
+          "run": ("--copy", "--strict")}  # compose's run has a --publish of its own
 HELP = {
     "--copy": "run the copy from a copy of the project under the cilo home",
     "--strict": "refuse a project whose copies would share something with your stack",

@@ -110,6 +110,7 @@ class RouterSpec(NamedTuple):
     labels: dict[str, str]
     ports: tuple[str, ...]  # docker's -p form: ADDRESS:HOST_PORT:CONTAINER_PORT
     config_path: str  # where its Caddyfile lives in the container
+    volumes: tuple[tuple[str, str], ...] = ()  # (volume, path in the container), made with `labels`
 
 
 class EngineAPI(Protocol):
@@ -168,8 +169,10 @@ class EngineAPI(Protocol):
     def info(self) -> EngineInfo: ...
 
     # cilo's router (reach/router.py)
-    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
-        """Create the router with `config` as its Caddyfile, on `networks`, and start it."""
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str],
+                     aliases: dict[str, tuple[str, ...]] | None = None) -> None:
+        """Create the router (and its volumes) with `config` as its Caddyfile, on `networks`
+        (answering there to their `aliases`), and start it."""
         ...
 
     def reload_router(self, name: str, config_path: str, config: str) -> None:
@@ -180,7 +183,13 @@ class EngineAPI(Protocol):
         """A text file from a container (the router's CA certificate); NotFound if absent."""
         ...
 
-    def connect_network(self, network: str, container: str) -> None: ...
+    def write_file(self, container: str, path: str, text: str) -> None:
+        """Write a text file (mode 0644) into a container, its folder existing."""
+        ...
+
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+        """Join `network`, answering there to `aliases` too."""
+        ...
 
     def disconnect_network(self, network: str, container: str) -> None:
         """A network or container already gone counts as disconnected."""

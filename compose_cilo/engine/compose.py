@@ -131,18 +131,25 @@ class EngineCommon:
         out = self.runner.run([*self.opts.argv(), "info", "--format", "{{json .}}"], "docker info", capture=True)
         return EngineInfo.of(json.loads(out or "{}"))
 
-    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str]) -> None:
+    def start_router(self, spec: RouterSpec, config: str, networks: Sequence[str],
+                     aliases: dict[str, tuple[str, ...]] | None = None) -> None:
         docker = self.opts.argv()
-        argv = [*docker, "create", "--name", spec.name, "--restart", "unless-stopped",
-                *(a for k, v in sorted(spec.labels.items()) for a in ("--label", f"{k}={v}")),
+        labels = [a for k, v in sorted(spec.labels.items()) for a in ("--label", f"{k}={v}")]
+        for volume, _ in spec.volumes:  # kept across routers: the CA stays the one users trust
+            self.runner.run([*docker, "volume", "create", *labels, volume],
+                            f"creating volume {volume} of cilo's router", capture=True)
+        first = (aliases or {}).get(networks[0], ()) if networks else ()
+        argv = [*docker, "create", "--name", spec.name, "--restart", "unless-stopped", *labels,
                 *(a for p in spec.ports for a in ("--publish", p)),
+                *(a for v, path in spec.volumes for a in ("--volume", f"{v}:{path}")),
                 *(["--network", networks[0]] if networks else []),
+                *(a for name in first for a in ("--network-alias", name)),
                 spec.image, "caddy", "run", "--config", spec.config_path, "--adapter", "caddyfile"]
         self.runner.run(argv, f"creating cilo's router {spec.name} from image {spec.image}", capture=True)
         try:
             self._copy_config(spec.name, spec.config_path, config)
             for net in networks[1:]:
-                self.connect_network(net, spec.name)
+                self.connect_network(net, spec.name, (aliases or {}).get(net, ()))
             self.runner.run([*docker, "start", spec.name], f"starting cilo's router {spec.name}", capture=True)
         except BaseException:
             self.runner.run([*docker, "rm", "--force", spec.name], f"removing cilo's router {spec.name}",
@@ -155,14 +162,17 @@ class EngineCommon:
                          "--adapter", "caddyfile"], f"reloading cilo's router {name}", capture=True)
 
     def _copy_config(self, name: str, config_path: str, config: str) -> None:
+        self.write_file(name, config_path, config)
+
+    def write_file(self, container: str, path: str, text: str) -> None:
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="cilo-router-") as tmp:
-            local = Path(tmp) / "Caddyfile"
-            local.write_text(config)
+        with tempfile.TemporaryDirectory(prefix="cilo-write-") as tmp:
+            local = Path(tmp) / Path(path).name
+            local.write_text(text)
             local.chmod(0o644)
-            self.runner.run([*self.opts.argv(), "cp", str(local), f"{name}:{config_path}"],
-                            f"copying the configuration into cilo's router {name}", capture=True)
+            self.runner.run([*self.opts.argv(), "cp", str(local), f"{container}:{path}"],
+                            f"writing {path} into {container}", capture=True)
 
     def read_file(self, container: str, path: str) -> str:
         import tempfile
@@ -173,8 +183,9 @@ class EngineCommon:
                             f"reading {path} from {container}", capture=True)
             return local.read_text()
 
-    def connect_network(self, network: str, container: str) -> None:
-        self.runner.run([*self.opts.argv(), "network", "connect", network, container],
+    def connect_network(self, network: str, container: str, aliases: Sequence[str] = ()) -> None:
+        self.runner.run([*self.opts.argv(), "network", "connect",
+                         *(a for name in aliases for a in ("--alias", name)), network, container],
                         f"connecting {container} to network {network}", capture=True)
 
     def disconnect_network(self, network: str, container: str) -> None:

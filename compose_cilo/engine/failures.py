@@ -33,6 +33,8 @@ def from_cli(action: str, stderr: str, reason: str) -> EngineError:
     (`reason`: the line that says why)."""
     if "Cannot connect to the Docker daemon" in stderr or "connect: " in reason:
         return unreachable(reason)
+    if "could not find the file" in reason.lower():  # docker cp of a path the container lacks
+        return NotFound(f"{action} failed: {reason}")
     return refusal(action, reason)
 
 

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import settings
 from ..engine.api import ContainerInfo, RouterSpec
+from ..errors import EngineError
 from ..model import LABEL_HOME, LABEL_ROUTER
+from ..override import CA_DIR  # the CA volume: in the router (written by cilo) and, read-only, in copies
 from . import routes
 from .mode import Reach, decide, is_loopback
 
@@ -24,6 +26,19 @@ if TYPE_CHECKING:
     from ..queries import Context
 
 CONFIG_PATH = "/etc/caddy/Caddyfile"
+DATA_PATH = "/data"  # Caddy's data (XDG_DATA_HOME): its local CA, in a volume that outlives the router
+CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
+CA_FILE = "root.crt"
+CA_WAIT = 10.0  # seconds for a new router to make its CA
+
+
+def data_volume(home: str) -> str:
+    return f"cilo_router_{home}_data"
+
+
+def ca_volume(home: str) -> str:
+    """The volume holding only the router's CA certificate, mounted read-only in copies."""
+    return f"cilo_router_{home}_ca"
 
 
 def reach_of(ctx: Context) -> Reach:
@@ -62,8 +77,9 @@ def bind_address(reach: Reach) -> str:
     """The engine-host address that the router's and copies' published ports bind to: the
     loopback address of a local engine or Docker Desktop, a remote engine's own address
     when the endpoint names one, else every address of that host."""
-    address = router_address(reach)
-    return address if is_loopback(address) or _is_ip(reach.host) else "0.0.0.0"
+    if is_loopback(reach.host) or _is_ip(reach.host):
+        return router_address(reach)
+    return "0.0.0.0"  # a host by name: its addresses are its own to know
 
 
 def publish_address(ctx: Context, record: dict[str, Any]) -> str | None:
@@ -76,6 +92,23 @@ def publish_address(ctx: Context, record: dict[str, Any]) -> str | None:
     return bind_address(reach) if wanted else None
 
 
+def ca_mount(ctx: Context, home: str) -> str | None:
+    """Router mode: the CA volume a copy mounts read-only at CA_DIR (the router is made
+    to run, with its CA, first); None in direct mode, and when the router cannot start
+    (a warning: the copy runs, as it does when the router fails later)."""
+    if reach_of(ctx).mode != "router":
+        return None
+    from ..state import store
+
+    try:
+        ensure_ca(ctx, store.read_state().doc, home)
+    except EngineError as e:
+        ctx.say(f"warning: cilo's router: {e}; the copy runs without its CA (/etc/cilo/ca) and its "
+                "names may not answer until docker cilo doctor --fix")
+        return None
+    return ca_volume(home)
+
+
 def engine_address(ctx: Context) -> str:
     """The address to connect to for a port published on every address of the engine host."""
     return router_address(reach_of(ctx))
@@ -86,7 +119,8 @@ def spec(home: str, reach: Reach, image: str) -> RouterSpec:
     bind = bind_address(reach)
     return RouterSpec(name=f"cilo_router_{home}", image=image, labels={LABEL_ROUTER: "true", LABEL_HOME: home},
                       ports=(f"{bind}:{s.router_http_port}:80", f"{bind}:{s.router_https_port}:443"),
-                      config_path=CONFIG_PATH)
+                      config_path=CONFIG_PATH,
+                      volumes=((data_volume(home), DATA_PATH), (ca_volume(home), CA_DIR)))
 
 
 def _is_ip(text: str) -> bool:
@@ -97,34 +131,87 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: ContainerInfo | None = None) -> None:
-    """Make the router match state: routes of running copies, on their networks.
-    `existing`: the router, when the caller has just looked it up."""
+def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: ContainerInfo | None = None,
+         *, keep: bool = False) -> ContainerInfo | None:
+    """Make the router match state: routes of running copies, on their networks (where it
+    also answers to the copy's routed names, so its services reach each other over
+    HTTPS). `existing`: the router, when the caller has just looked it up; `keep`: run
+    it even without routes (a copy is about to start). The router, if one runs after."""
     if home is None:
-        return
+        return None
     reach = reach_of(ctx)
     found = routes.routes(doc, settings.current().dns_suffix) if reach.mode == "router" else []
     existing = existing or _router(ctx, home)
-    if not found:
+    if not found and not (keep and reach.mode == "router"):
         if existing:
             ctx.engine.remove_containers([existing.id])
-        return
+        return None
     envs = routes.zone.local_environments(doc)
-    networks = sorted({envs[r.key]["network"] for r in found})
+    aliases: dict[str, set[str]] = {}
+    for r in found:
+        aliases.setdefault(envs[r.key]["network"], set()).update(n for n in r.names if not n.startswith("*"))
+    networks = sorted(aliases)
     config = routes.caddyfile(found)
     if existing and existing.state != "running":
         ctx.engine.remove_containers([existing.id])
         existing = None
     if existing is None:
-        ctx.engine.start_router(spec(home, reach, settings.current().router_image), config, networks)
-        return
+        ctx.engine.start_router(spec(home, reach, settings.current().router_image), config, networks,
+                                {n: tuple(sorted(a)) for n, a in aliases.items()})
+        return _router(ctx, home)
     joined = set(existing.addresses)
     for net in networks:
         if net not in joined:
-            ctx.engine.connect_network(net, existing.name)
+            ctx.engine.connect_network(net, existing.name, tuple(sorted(aliases[net])))
     ctx.engine.reload_router(existing.name, CONFIG_PATH, config)
     for net in sorted(joined - set(networks)):
         ctx.engine.disconnect_network(net, existing.name)
+    return existing
+
+
+def ensure_ca(ctx: Context, doc: dict[str, Any], home: str) -> str:
+    """Router mode, before a copy's containers start: the router runs and its CA
+    certificate is in the CA volume that copies mount (CA_DIR). The certificate (PEM)."""
+    from . import ca
+
+    existing = _router(ctx, home)
+    cached = ca.ca_file()
+    if existing and existing.state == "running" and cached.is_file():
+        return cached.read_text()
+    for attempt in (1, 2):
+        router = sync(ctx, doc, home, existing, keep=True)
+        if router is None:
+            raise EngineError(f"cilo's router for home {home} did not start")
+        pem = _wait_for_ca(ctx, router.name)
+        try:
+            ctx.engine.write_file(router.name, f"{CA_DIR}/{CA_FILE}", pem)
+            break
+        except EngineError:
+            if attempt == 2:
+                raise
+            # a router made before its CA volume existed (an older cilo): made again, on
+            # the same data volume when it had one
+            ctx.engine.remove_containers([router.id])
+            existing = None
+    ca.save(pem)
+    return pem
+
+
+def _wait_for_ca(ctx: Context, name: str) -> str:
+    """The router's CA certificate, once it has made it (a new router takes about a second)."""
+    import time
+
+    from ..errors import NotFound
+
+    deadline = time.monotonic() + CA_WAIT
+    while True:
+        try:
+            return ctx.engine.read_file(name, CA_PATH)
+        except NotFound:
+            if time.monotonic() > deadline:
+                raise EngineError(f"cilo's router {name} made no CA in {CA_WAIT:.0f} s; see "
+                                  f"docker logs {name}") from None
+            time.sleep(0.1)
 
 
 def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:

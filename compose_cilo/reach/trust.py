@@ -13,18 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .. import paths
 from ..errors import CiloError, NotFound
-from ..fsutil import atomic_write
 
 if TYPE_CHECKING:
     from ..queries import Context
 
-CA_PATH = "/data/caddy/pki/authorities/local/root.crt"  # in the router (XDG_DATA_HOME=/data)
 CA_NAME = "cilo local CA"
 
 
@@ -34,11 +31,6 @@ class Step(NamedTuple):
     where: str  # in words: "the system's trust store (Debian, Ubuntu)"
     argv: tuple[str, ...]
     needs_root: bool
-
-
-def ca_file() -> Path:
-    """Where `trust` writes the CA certificate (one per cilo home)."""
-    return paths.cilo_home() / "router" / "root.crt"
 
 
 def fetch_ca(ctx: Context, home: str | None) -> str:
@@ -51,23 +43,13 @@ def fetch_ca(ctx: Context, home: str | None) -> str:
                         "first copy in router mode (docker cilo up ENV with CILO_REACH=router, or on "
                         "Docker Desktop and remote engines); then run docker cilo trust again")
     try:
-        pem = ctx.engine.read_file(found.name, CA_PATH)
+        pem = ctx.engine.read_file(found.name, router.CA_PATH)
     except NotFound:
         raise CiloError(f"cilo's router {found.name} has made no CA yet (it makes one for its first "
                         "HTTPS name); wait a second and run docker cilo trust again") from None
     if "BEGIN CERTIFICATE" not in pem:
-        raise CiloError(f"cilo's router {found.name}: {CA_PATH} is not a PEM certificate")
+        raise CiloError(f"cilo's router {found.name}: {router.CA_PATH} is not a PEM certificate")
     return pem
-
-
-def save(pem: str) -> tuple[Path, bool]:
-    """Write the CA file atomically; (its path, whether it changed)."""
-    path = ca_file()
-    changed = not path.is_file() or path.read_text() != pem
-    if changed:
-        paths.ensure_private_dir(path.parent)
-        atomic_write(path, pem, 0o644)
-    return path, changed
 
 
 def plan(ca: Path, system: str, home: Path, *, is_dir: Callable[[str], bool] = os.path.isdir,

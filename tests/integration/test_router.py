@@ -88,6 +88,11 @@ def test_copies_answer_by_name_over_http_and_https_through_the_router(
         ca = tmp_path / "root.crt"
         subprocess.run(["docker", "cp", f"{routers(home)[0]}:/data/caddy/pki/authorities/local/root.crt",
                         str(ca)], check=True, capture_output=True)
+        trusted = cilo("trust", cwd=proj, env=env).stdout
+        assert f"cilo's router CA certificate: {cilo_home / 'router' / 'root.crt'}" in trusted
+        assert (cilo_home / "router" / "root.crt").read_text() == ca.read_text()  # what trust hands out
+        inside = cilo("exec", alpha, "-T", "db", "cat", "/etc/cilo/ca/root.crt", cwd=proj, env=env).stdout
+        assert inside == ca.read_text()  # offered in every service of a copy
         assert until(lambda: fetch(f"https://web.{beta}.test/", https, ca) == f"{beta}\n")
         assert fetch(f"https://rt{unique}.{alpha}.test/", https, ca) == f"{alpha}\n"  # the ingress
 
@@ -104,6 +109,9 @@ def test_copies_answer_by_name_over_http_and_https_through_the_router(
             subprocess.run(["docker", "rm", "-f", *routers(home)], capture_output=True)
         for name in (alpha, beta):
             cilo("destroy", name, "--force", cwd=proj, env=env, check=False)
+        if home:  # the router's volumes (its CA) outlive it by design; the test's go
+            subprocess.run(["docker", "volume", "rm", f"cilo_router_{home}_data", f"cilo_router_{home}_ca"],
+                           capture_output=True)
         subprocess.run(["docker", "compose", "down", "-v", "-t", "0"], cwd=proj, capture_output=True)
 
 

@@ -154,6 +154,8 @@ def test_any_other_refusal_is_not_retried() -> None:
     ("Error response from daemon: network with name x already exists", "network with name x already exists",
      Conflict),
     ("yaml: line 1: did not find expected node", "yaml: line 1: did not find expected node", EngineError),
+    ("Error response from daemon: Could not find the file /data/x in container r",  # docker cp
+     "Error response from daemon: Could not find the file /data/x in container r", NotFound),
 ])
 def test_compose_and_cli_failures_are_typed_from_what_they_print(stderr: str, reason: str,
                                                                  expected: type) -> None:
