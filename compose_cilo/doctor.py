@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle, paths, reconcile
+from . import lifecycle, ownership, paths, reconcile
 from .envrecord import refresh
 from .errors import CiloError
 from .model import record_key
@@ -51,6 +51,39 @@ def _engine_checks(ctx: Context) -> list[Check]:
     except CiloError as e:
         out.append(Check("reach.mode", "warn", "reach", str(e), "check the engine, or set CILO_REACH"))
     return out
+
+
+def _router_checks(ctx: Context, doc: dict[str, Any]) -> list[Check]:
+    """In router mode: the router runs when a copy needs it, on every running copy's
+    network, with the Caddyfile state renders; and it does not run when none needs it."""
+    from . import settings
+    from .errors import NotFound
+    from .reach import router, routes
+
+    home = ownership.home_id(doc)
+    if home is None:
+        return []
+    wanted = routes.routes(doc, settings.current().dns_suffix) if router.reach_of(ctx).mode == "router" else []
+    found = router.find(ctx, home)
+    fix, act = "docker cilo doctor --fix", (Action("router", "router"),)
+    if not wanted:
+        return [Check("router.needed", "warn", found.name, "cilo's router runs, but no copy needs it", fix, act)
+                ] if found else []
+    copies = len({r.key for r in wanted})
+    if found is None or found.state != "running":
+        return [Check("router.running", "fail", "router", f"cilo's router is not running, so the names of "
+                      f"{copies} running cop{'y' if copies == 1 else 'ies'} do not answer", fix, act)]
+    envs = routes.zone.local_environments(doc)
+    missing = sorted({envs[r.key]["network"] for r in wanted} - set(found.addresses))
+    try:
+        config = ctx.engine.read_file(found.name, router.CONFIG_PATH)
+    except NotFound:
+        config = ""
+    if missing or config != routes.caddyfile(wanted):
+        what = f"is not on the networks {', '.join(missing)}" if missing else "serves other routes than state's"
+        return [Check("router.in_sync", "fail", found.name, f"cilo's router {what}", fix, act)]
+    return [Check("router.in_sync", "ok", found.name, f"cilo's router serves {len(wanted)} routes of "
+                  f"{copies} cop{'y' if copies == 1 else 'ies'}")]
 
 
 def _lock_is_free() -> bool:
@@ -168,6 +201,7 @@ def run_checks(ctx: Context, adopt_foreign: bool = False) -> list[Check]:
         return checks
     if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):
         checks += reconcile.plan(doc, observe(ctx, doc), adopt_foreign)
+        checks += _router_checks(ctx, doc)
     checks += _dns_checks(ctx, doc)
     return checks
 
@@ -180,7 +214,7 @@ def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool]) -> li
             if a not in actions:
                 actions.append(a)
     order = ["adopt", "network", "up", "stop", "record", "remove_container", "remove_network",
-             "remove_volume", "dns"]
+             "remove_volume", "router", "dns"]
     done: list[str] = []
     removals = [a for a in actions if a.destructive]
     if removals and not confirm(
@@ -225,6 +259,11 @@ def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "remove_volume":
         ctx.engine.remove_volumes([a.subject])
         return f"removed volume {a.subject}"
+    if a.kind == "router":
+        from .reach import router
+
+        router.sync(ctx, store.read_state().doc, ownership.home_id(store.read_state().doc))
+        return "made cilo's router match state (its routes and networks)"
     result = ctx.dns.restart()
     return "re-rendered DNS and restarted dnsmasq" + ("" if result.served else f" ({result.message})")
 

@@ -58,7 +58,7 @@ class Adoption(NamedTuple):
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # up, stop, network, record, adopt, remove_container, remove_network, remove_volume
+    kind: str  # up, stop, network, record, adopt, remove_container, remove_network, remove_volume, router
     subject: str  # an environment key, or the object to remove
     destructive: bool = False
     adoption: Adoption | None = None  # for kind "adopt"

@@ -258,6 +258,7 @@ class FakeEngine:
                      aliases: dict[str, tuple[str, ...]] | None = None) -> None:
         self._call("start_router", spec.name)
         self.router_aliases = dict(aliases or {})
+        self.files_[(spec.name, spec.config_path)] = config
         self.files_[(spec.name, "/data/caddy/pki/authorities/local/root.crt")] = FAKE_CA  # Caddy makes its CA
         for volume, _ in spec.volumes:
             self.volumes_.setdefault(volume, VolumeInfo(volume, dict(spec.labels)))
@@ -269,6 +270,7 @@ class FakeEngine:
     def reload_router(self, name: str, config_path: str, config: str) -> None:
         self._call("reload_router", name)
         self.router_configs.append(config)
+        self.files_[(name, config_path)] = config
 
     def read_file(self, container: str, path: str) -> str:
         self._call("read_file", (container, path))

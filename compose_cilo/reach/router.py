@@ -141,7 +141,7 @@ def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: Containe
         return None
     reach = reach_of(ctx)
     found = routes.routes(doc, settings.current().dns_suffix) if reach.mode == "router" else []
-    existing = existing or _router(ctx, home)
+    existing = existing or find(ctx, home)
     if not found and not (keep and reach.mode == "router"):
         if existing:
             ctx.engine.remove_containers([existing.id])
@@ -158,7 +158,7 @@ def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: Containe
     if existing is None:
         ctx.engine.start_router(spec(home, reach, settings.current().router_image), config, networks,
                                 {n: tuple(sorted(a)) for n, a in aliases.items()})
-        return _router(ctx, home)
+        return find(ctx, home)
     joined = set(existing.addresses)
     for net in networks:
         if net not in joined:
@@ -174,7 +174,7 @@ def ensure_ca(ctx: Context, doc: dict[str, Any], home: str) -> str:
     certificate is in the CA volume that copies mount (CA_DIR). The certificate (PEM)."""
     from . import ca
 
-    existing = _router(ctx, home)
+    existing = find(ctx, home)
     cached = ca.ca_file()
     if existing and existing.state == "running" and cached.is_file():
         return cached.read_text()
@@ -216,7 +216,7 @@ def _wait_for_ca(ctx: Context, name: str) -> str:
 
 def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
     """Before a copy's networks are removed: its routes go, then the router leaves them."""
-    existing = _router(ctx, home) if home else None
+    existing = find(ctx, home) if home else None
     if existing is None or record["network"] not in existing.addresses:
         return
     import copy
@@ -231,10 +231,10 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
 
 def running(ctx: Context, home: str) -> ContainerInfo | None:
     """This home's router when it runs."""
-    found = _router(ctx, home)
+    found = find(ctx, home)
     return found if found and found.state == "running" else None
 
 
-def _router(ctx: Context, home: str) -> ContainerInfo | None:
+def find(ctx: Context, home: str) -> ContainerInfo | None:
     found = ctx.engine.containers({LABEL_ROUTER: "true", LABEL_HOME: home})
     return found[0] if found else None

@@ -99,3 +99,35 @@ def test_doctor_says_which_reach_mode_is_in_use_and_why(ctx: Context) -> None:
     checks = {c.id: c for c in doctor.run_checks(ctx)}
     assert checks["reach.mode"].status == "ok"
     assert checks["reach.mode"].message == "reach router: reach is set to router"
+
+
+def test_doctor_finds_a_missing_or_stale_router_and_fix_makes_it_match_state(ctx: Context) -> None:
+    from compose_cilo import doctor
+
+    engine: FakeEngine = ctx.engine  # type: ignore[assignment]
+    lifecycle.up(ctx, "dev")
+    checks = {c.id: c for c in doctor.run_checks(ctx)}
+    assert checks["router.in_sync"].status == "ok" and "of 1 copy" in checks["router.in_sync"].message
+    (name,) = routers(engine)
+    engine.files_[(name, "/etc/caddy/Caddyfile")] = "# someone else's\n"
+    checks = {c.id: c for c in doctor.run_checks(ctx)}
+    assert checks["router.in_sync"].status == "fail" and "other routes than state's" in checks["router.in_sync"].message
+    del engine.containers_[name]  # the router is gone: names of running copies do not answer
+    checks = {c.id: c for c in doctor.run_checks(ctx)}
+    assert checks["router.running"].status == "fail" and "1 running copy" in checks["router.running"].message
+    done = doctor.fix(ctx, list(checks.values()), confirm=lambda _: True)
+    assert "made cilo's router match state (its routes and networks)" in done
+    assert len(routers(engine)) == 1 and {c.id: c for c in doctor.run_checks(ctx)}["router.in_sync"].status == "ok"
+
+
+def test_doctor_flags_a_router_no_copy_needs(ctx: Context) -> None:
+    from compose_cilo import doctor
+
+    engine: FakeEngine = ctx.engine  # type: ignore[assignment]
+    lifecycle.up(ctx, "dev")
+    with store.mutate() as st:  # state says nothing runs (the router was left behind)
+        st.environments()["shop/dev"]["status"] = "stopped"
+    checks = {c.id: c for c in doctor.run_checks(ctx)}
+    assert checks["router.needed"].status == "warn"
+    doctor.fix(ctx, [checks["router.needed"]], confirm=lambda _: True)
+    assert routers(engine) == []
