@@ -182,3 +182,17 @@ def test_help_of_a_compose_verb_says_what_cilo_adds(shop: Path, engine: FakeEngi
     code, out, _ = cilo(capsys, engine, "up", "--help")
     assert "docker cilo up: docker compose up against a copy" in out
     assert "--copy" in out and "starts the copy in the background" in out
+
+
+def test_compose_env_run_gets_the_run_layer_and_an_existing_copy_only(
+        shop: Path, engine: FakeEngine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cilo(capsys, engine, "compose", "dev", "run", "--rm", "web", "true")
+    assert code == 1 and "dev" in err and envs() == {}  # compose ENV never makes a copy
+    assert cilo(capsys, engine, "create", "dev")[0] == 0
+    assert cilo(capsys, engine, "compose", "dev", "run", "--rm", "web", "true")[0] == 0
+    log = [json.loads(line) for line in (shop.parent / "compose.log").read_text().splitlines()]
+    files = [log[-1][i + 1] for i, a in enumerate(log[-1]) if a == "--file"]
+    assert files[-1].endswith("/run.yml") and files[-2].endswith("/override.yml")
+    assert asked(shop)[-1] == ["run", "--rm", "web", "true"]
+    assert cilo(capsys, engine, "compose", "dev", "--ansi", "never", "ps")[0] == 0  # raw: as given
+    assert asked(shop)[-1] == ["--ansi", "never", "ps"]
