@@ -3,6 +3,8 @@
 Targets (medians of the same run): `list` <= 1.0x `docker compose ls`; `up` + `destroy`
 <= 1.05x compose's own `up -d` + `down`; 100 concurrent creates under 10 s; a name
 resolves on the first query after `up` returns. The others are reported, not judged.
+Issue 14's `churn` (churn.py): 500 requests through cilo's router while 10 other copies
+are created and destroyed, 0 failures.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import churn
 import dnsprobe
 import hyper
 from hyper import Stats
@@ -214,6 +217,7 @@ BENCHES: dict[str, Callable[[Sandbox, Plan], list[Row]]] = {
     "creates": concurrent_creates,
     "resolve": up_to_resolve,
     "dns": dns_rate,
+    "churn": churn.churn_bench,  # last: it switches the sandbox's home to router mode
 }
 TITLES = {
     "version": "docker cilo --version vs docker compose version",
@@ -222,4 +226,5 @@ TITLES = {
     "creates": f"{CONCURRENT} concurrent creates",
     "resolve": "time from up returning to the name resolving",
     "dns": "DNS answers per second on loopback",
+    "churn": f"{churn.REQUESTS} requests through cilo's router while {churn.CHURN_COPIES} copies churn",
 }

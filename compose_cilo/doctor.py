@@ -262,7 +262,7 @@ def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "router":
         from .reach import router
 
-        router.sync(ctx, store.read_state().doc, ownership.home_id(store.read_state().doc))
+        router.sync(ctx, ownership.home_id(store.read_state().doc), force=True)
         return "made cilo's router match state (its routes and networks)"
     result = ctx.dns.restart()
     return "re-rendered DNS and restarted dnsmasq" + ("" if result.served else f" ({result.message})")

@@ -223,7 +223,7 @@ def sync_dns(ctx: Context) -> None:
                 st.environments()  # makes the local host's entry if the file has none
                 st.doc["hosts"][LOCAL_HOST]["reach"] = wanted
                 doc = st.doc
-        router.sync(ctx, doc, known_home_id())
+        router.sync(ctx, known_home_id())
     except EngineError as e:
         ctx.say(f"warning: cilo's router: {e}; names of copies may not answer until docker cilo doctor --fix")
     result = ctx.dns.sync(doc)

@@ -138,17 +138,17 @@ class EngineCommon:
         for volume, _ in spec.volumes:  # kept across routers: the CA stays the one users trust
             self.runner.run([*docker, "volume", "create", *labels, volume],
                             f"creating volume {volume} of cilo's router", capture=True)
-        first = (aliases or {}).get(networks[0], ()) if networks else ()
+        # on the engine's default network first, whose name sorts before every copy's: the
+        # engine publishes ports through the first network by name, so joining or leaving
+        # copies never moves the router's published ports (a move refuses connections)
         argv = [*docker, "create", "--name", spec.name, "--restart", "unless-stopped", *labels,
                 *(a for p in spec.ports for a in ("--publish", p)),
                 *(a for v, path in spec.volumes for a in ("--volume", f"{v}:{path}")),
-                *(["--network", networks[0]] if networks else []),
-                *(a for name in first for a in ("--network-alias", name)),
                 spec.image, "caddy", "run", "--config", spec.config_path, "--adapter", "caddyfile"]
         self.runner.run(argv, f"creating cilo's router {spec.name} from image {spec.image}", capture=True)
         try:
             self._copy_config(spec.name, spec.config_path, config)
-            for net in networks[1:]:
+            for net in networks:
                 self.connect_network(net, spec.name, (aliases or {}).get(net, ()))
             self.runner.run([*docker, "start", spec.name], f"starting cilo's router {spec.name}", capture=True)
         except BaseException:

@@ -10,15 +10,18 @@ doctor and destroy never take it for part of a copy.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
 from ..engine.api import ContainerInfo, RouterSpec
 from ..errors import EngineError
 from ..model import LABEL_HOME, LABEL_ROUTER
-from ..override import CA_DIR  # the CA volume: in the router (written by cilo) and, read-only, in copies
+from ..override import CA_DIR
+from ..state.document import LOCAL_HOST  # the CA volume: in the router (written by cilo) and, read-only, in copies
 from . import routes
 from .mode import Reach, decide, is_loopback
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from ..queries import Context
 
 CONFIG_PATH = "/etc/caddy/Caddyfile"
+COPY_NETWORK_PREFIX = "cilo_"  # copies' networks (cilo_PROJECT_ENV...); the router's own stays
 DATA_PATH = "/data"  # Caddy's data (XDG_DATA_HOME): its local CA, in a volume that outlives the router
 CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 CA_FILE = "root.crt"
@@ -98,10 +102,8 @@ def ca_mount(ctx: Context, home: str) -> str | None:
     (a warning: the copy runs, as it does when the router fails later)."""
     if reach_of(ctx).mode != "router":
         return None
-    from ..state import store
-
     try:
-        ensure_ca(ctx, store.read_state().doc, home)
+        ensure_ca(ctx, home)
     except EngineError as e:
         ctx.say(f"warning: cilo's router: {e}; the copy runs without its CA (/etc/cilo/ca) and its "
                 "names may not answer until docker cilo doctor --fix")
@@ -131,17 +133,48 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: ContainerInfo | None = None,
-         *, keep: bool = False) -> ContainerInfo | None:
+def sync(ctx: Context, home: str | None, *, keep: bool = False, force: bool = False,
+         without: str | None = None) -> ContainerInfo | None:
     """Make the router match state: routes of running copies, on their networks (where it
     also answers to the copy's routed names, so its services reach each other over
-    HTTPS). `existing`: the router, when the caller has just looked it up; `keep`: run
-    it even without routes (a copy is about to start). The router, if one runs after."""
+    HTTPS). One change at a time per home, each from the state it reads under the
+    router's lock, so two commands never undo each other's joins. `keep`: run it even
+    without routes (a copy is about to start); `force`: reload even when the applied
+    configuration looks current (doctor); `without`: leave out that copy (destroy).
+    The router, if one runs after."""
     if home is None:
         return None
+    from ..fsutil import turn
+    from ..state import store
+
+    with turn(_lock(), "changing cilo's router"):
+        doc = store.read_state().doc
+        if without:
+            doc = copy.deepcopy(doc)
+            doc["hosts"][LOCAL_HOST]["environments"].pop(without, None)
+        return _sync(ctx, doc, home, keep, force)
+
+
+def _lock() -> Path:
+    from .. import paths
+
+    return paths.cilo_home() / "router" / "sync.lock"
+
+
+def _applied() -> Path:
+    """What cilo last gave the router: its container id, then its Caddyfile."""
+    from .. import paths
+
+    return paths.cilo_home() / "router" / "applied"
+
+
+def _sync(ctx: Context, doc: dict[str, Any], home: str, keep: bool, force: bool) -> ContainerInfo | None:
+    from ..errors import NotFound
+    from ..fsutil import atomic_write
+
     reach = reach_of(ctx)
     found = routes.routes(doc, settings.current().dns_suffix) if reach.mode == "router" else []
-    existing = existing or find(ctx, home)
+    existing = find(ctx, home)
     if not found and not (keep and reach.mode == "router"):
         if existing:
             ctx.engine.remove_containers([existing.id])
@@ -158,18 +191,34 @@ def sync(ctx: Context, doc: dict[str, Any], home: str | None, existing: Containe
     if existing is None:
         ctx.engine.start_router(spec(home, reach, settings.current().router_image), config, networks,
                                 {n: tuple(sorted(a)) for n, a in aliases.items()})
-        return find(ctx, home)
+        started = find(ctx, home)
+        if started:
+            atomic_write(_applied(), f"{started.id}\n{config}")
+        return started
     joined = set(existing.addresses)
     for net in networks:
         if net not in joined:
-            ctx.engine.connect_network(net, existing.name, tuple(sorted(aliases[net])))
-    ctx.engine.reload_router(existing.name, CONFIG_PATH, config)
-    for net in sorted(joined - set(networks)):
+            try:
+                ctx.engine.connect_network(net, existing.name, tuple(sorted(aliases[net])))
+            except NotFound:  # the copy's network went meanwhile: its routes go with the next change
+                pass
+    stale = sorted(n for n in joined - set(networks) if n.startswith(COPY_NETWORK_PREFIX))
+    if force or not _is_applied(existing.id, config):
+        ctx.engine.reload_router(existing.name, CONFIG_PATH, config)
+        atomic_write(_applied(), f"{existing.id}\n{config}")
+    for net in stale:
         ctx.engine.disconnect_network(net, existing.name)
     return existing
 
 
-def ensure_ca(ctx: Context, doc: dict[str, Any], home: str) -> str:
+def _is_applied(router_id: str, config: str) -> bool:
+    try:
+        return _applied().read_text() == f"{router_id}\n{config}"
+    except OSError:
+        return False
+
+
+def ensure_ca(ctx: Context, home: str) -> str:
     """Router mode, before a copy's containers start: the router runs and its CA
     certificate is in the CA volume that copies mount (CA_DIR). The certificate (PEM)."""
     from . import ca
@@ -179,7 +228,7 @@ def ensure_ca(ctx: Context, doc: dict[str, Any], home: str) -> str:
     if existing and existing.state == "running" and cached.is_file():
         return cached.read_text()
     for attempt in (1, 2):
-        router = sync(ctx, doc, home, existing, keep=True)
+        router = sync(ctx, home, keep=True)
         if router is None:
             raise EngineError(f"cilo's router for home {home} did not start")
         pem = _wait_for_ca(ctx, router.name)
@@ -192,7 +241,6 @@ def ensure_ca(ctx: Context, doc: dict[str, Any], home: str) -> str:
             # a router made before its CA volume existed (an older cilo): made again, on
             # the same data volume when it had one
             ctx.engine.remove_containers([router.id])
-            existing = None
     ca.save(pem)
     return pem
 
@@ -215,18 +263,21 @@ def _wait_for_ca(ctx: Context, name: str) -> str:
 
 
 def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
-    """Before a copy's networks are removed: its routes go, then the router leaves them."""
-    existing = find(ctx, home) if home else None
-    if existing is None or record["network"] not in existing.addresses:
-        return
-    import copy
-
+    """Before a copy's networks are removed: the copy is recorded as not running, so no
+    later router change routes to it or joins its network, then its routes go and the
+    router leaves its network (decided under the router's lock, whatever another
+    command just did)."""
+    existing = find(ctx, home) if home else None  # the engine answers before state changes
     from ..model import record_key
     from ..state import store
 
-    doc = copy.deepcopy(store.read_state().doc)
-    doc["hosts"]["local"]["environments"].pop(record_key(record), None)
-    sync(ctx, doc, home, existing)
+    key = record_key(record)
+    if record.get("status") == "running":
+        with store.mutate() as st:
+            if key in st.environments():
+                st.environments()[key]["status"] = "stopped"
+    if existing is not None:
+        sync(ctx, home, without=key)
 
 
 def running(ctx: Context, home: str) -> ContainerInfo | None:

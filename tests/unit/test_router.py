@@ -131,3 +131,38 @@ def test_doctor_flags_a_router_no_copy_needs(ctx: Context) -> None:
     assert checks["router.needed"].status == "warn"
     doctor.fix(ctx, [checks["router.needed"]], confirm=lambda _: True)
     assert routers(engine) == []
+
+
+def test_an_unchanged_configuration_is_not_reloaded_unless_forced(ctx: Context) -> None:
+    from compose_cilo.reach import router
+
+    engine: FakeEngine = ctx.engine  # type: ignore[assignment]
+    lifecycle.up(ctx, "dev")
+    reloads = [c for c in engine.calls if c[0] == "reload_router"]
+    home = store.read_state().doc["home_id"]
+    router.sync(ctx, home)
+    router.sync(ctx, home)
+    assert [c for c in engine.calls if c[0] == "reload_router"] == reloads  # nothing changed: no reload
+    router.sync(ctx, home, force=True)  # doctor --fix: whatever the router was given meanwhile
+    assert len([c for c in engine.calls if c[0] == "reload_router"]) == len(reloads) + 1
+
+
+def test_destroy_records_the_copy_stopped_before_its_routes_go(ctx: Context) -> None:
+    """So that a router change of another command, made from the state it reads under the
+    router's lock, never joins the network being removed."""
+    engine: FakeEngine = ctx.engine  # type: ignore[assignment]
+    lifecycle.up(ctx, "dev")
+    lifecycle.up(ctx, "qa")
+    seen: list[str] = []
+    real = engine.reload_router
+
+    def reload(name: str, path: str, config: str) -> None:
+        seen.append(store.read_state().environments()["shop/dev"]["status"])
+        real(name, path, config)
+
+    engine.reload_router = reload  # type: ignore[method-assign]
+    teardown.destroy(ctx, "dev")
+    assert seen[0] == "stopped"
+    (name,) = routers(engine)
+    assert "web.dev.test" not in engine.router_configs[-1] and "web.qa.test" in engine.router_configs[-1]
+    assert set(engine.containers_[name].addresses) == {store.read_state().environments()["shop/qa"]["network"]}
