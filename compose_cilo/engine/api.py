@@ -111,6 +111,7 @@ class RouterSpec(NamedTuple):
     ports: tuple[str, ...]  # docker's -p form: ADDRESS:HOST_PORT:CONTAINER_PORT
     config_path: str  # where its Caddyfile lives in the container
     volumes: tuple[tuple[str, str], ...] = ()  # (volume, path in the container), made with `labels`
+    sysctls: dict[str, str] = {}  # kernel settings of its network namespace (left out where refused)
 
 
 class EngineAPI(Protocol):

@@ -138,12 +138,26 @@ class EngineCommon:
         for volume, _ in spec.volumes:  # kept across routers: the CA stays the one users trust
             self.runner.run([*docker, "volume", "create", *labels, volume],
                             f"creating volume {volume} of cilo's router", capture=True)
+        try:
+            self._create_router(spec, config, networks, aliases, labels, spec.sysctls)
+        except EngineError:
+            if not spec.sysctls:
+                raise
+            # a kernel without them (tcp_migrate_req is Linux 5.14+): the router runs, and
+            # a reload may reset a connection that arrives during it
+            self._create_router(spec, config, networks, aliases, labels, {})
+
+    def _create_router(self, spec: RouterSpec, config: str, networks: Sequence[str],
+                       aliases: dict[str, tuple[str, ...]] | None, labels: list[str],
+                       sysctls: dict[str, str]) -> None:
+        docker = self.opts.argv()
         # on the engine's default network first, whose name sorts before every copy's: the
         # engine publishes ports through the first network by name, so joining or leaving
         # copies never moves the router's published ports (a move refuses connections)
         argv = [*docker, "create", "--name", spec.name, "--restart", "unless-stopped", *labels,
                 *(a for p in spec.ports for a in ("--publish", p)),
                 *(a for v, path in spec.volumes for a in ("--volume", f"{v}:{path}")),
+                *(a for k, v in sorted(sysctls.items()) for a in ("--sysctl", f"{k}={v}")),
                 spec.image, "caddy", "run", "--config", spec.config_path, "--adapter", "caddyfile"]
         self.runner.run(argv, f"creating cilo's router {spec.name} from image {spec.image}", capture=True)
         try:

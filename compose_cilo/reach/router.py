@@ -34,6 +34,10 @@ DATA_PATH = "/data"  # Caddy's data (XDG_DATA_HOME): its local CA, in a volume t
 CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 CA_FILE = "root.crt"
 CA_WAIT = 10.0  # seconds for a new router to make its CA
+# Caddy reloads by opening a new SO_REUSEPORT listener and closing the old one; the
+# kernel resets connections still queued on the old one (measured: 17 of 22,899 requests
+# during 120 reloads) unless it moves them to the new listener (0 of 48,006; Linux 5.14+)
+SYSCTLS = {"net.ipv4.tcp_migrate_req": "1"}
 
 
 def data_volume(home: str) -> str:
@@ -122,7 +126,8 @@ def spec(home: str, reach: Reach, image: str) -> RouterSpec:
     return RouterSpec(name=f"cilo_router_{home}", image=image, labels={LABEL_ROUTER: "true", LABEL_HOME: home},
                       ports=(f"{bind}:{s.router_http_port}:80", f"{bind}:{s.router_https_port}:443"),
                       config_path=CONFIG_PATH,
-                      volumes=((data_volume(home), DATA_PATH), (ca_volume(home), CA_DIR)))
+                      volumes=((data_volume(home), DATA_PATH), (ca_volume(home), CA_DIR)),
+                      sysctls=dict(SYSCTLS))
 
 
 def _is_ip(text: str) -> bool:

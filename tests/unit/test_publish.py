@@ -252,3 +252,30 @@ def test_port_of_an_unpublished_port_in_router_mode_says_how_to_publish(
     engine.compose_up(env_target(store.read_state().environments()["shop/dev"]), build=False, recreate=False)
     code, _, err = cilo(capsys, engine, "port", "dev", "web", "80")
     assert code == 1 and "port 80/tcp is not published" in err and "docker cilo up dev --publish" in err
+
+
+def test_the_router_asks_the_kernel_to_keep_connections_across_reloads_and_runs_without_where_refused(
+        tmp_path: Path) -> None:
+    from compose_cilo.engine.compose import EngineCommon
+    from compose_cilo.engine.options import DockerOptions
+    from compose_cilo.errors import EngineError
+
+    class Runner:
+        def __init__(self) -> None:
+            self.argvs: list[list[str]] = []
+
+        def run(self, argv: list[str], action: str, *, capture: bool, env: object = None) -> str:
+            self.argvs.append(argv)
+            created = [a for a in self.argvs if a[1] == "create"]
+            if argv[1] == "start" and "--sysctl" in created[-1]:  # an old kernel refuses it
+                raise EngineError("starting failed: open /proc/sys/net/ipv4/tcp_migrate_req: no such file")
+            return ""
+
+    spec = router.spec("h1", ROUTER, "caddy:2")
+    assert spec.sysctls == {"net.ipv4.tcp_migrate_req": "1"}
+    runner = Runner()
+    EngineCommon(DockerOptions(), runner).start_router(spec, "cfg", ["cilo_shop_dev"])  # type: ignore[arg-type]
+    creates = [a for a in runner.argvs if a[1] == "create"]
+    assert "net.ipv4.tcp_migrate_req=1" in creates[0] and "--sysctl" not in creates[1]
+    assert "--network" not in creates[0]  # on the default bridge: joining copies never moves its ports
+    assert [a[1] for a in runner.argvs].count("start") == 2
