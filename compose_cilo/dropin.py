@@ -121,7 +121,7 @@ def port_answer(ctx: Context, record: Record, args: Sequence[str]) -> str | None
         return None
     for p in container.ports:
         if (p.target, p.protocol) == (number, protocol):
-            host = router.engine_address(ctx) if p.host in ("0.0.0.0", "") else p.host
+            host = router.engine_address(ctx) if p.on_every_address else p.host  # asked only when needed
             return f"{host}:{p.port}"
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
     svc = model.services.get(service)

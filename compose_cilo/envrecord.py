@@ -125,7 +125,7 @@ def service_records(model: ProjectModel, addresses: dict[str, str], old: Record)
 
 def _published(c: ContainerInfo, engine_host: str) -> list[dict[str, object]]:
     return [{"target": p.target, "protocol": p.protocol, "port": p.port,
-             "host": engine_host if p.host in ("0.0.0.0", "") else p.host} for p in c.ports]
+             "host": p.connect_host(engine_host)} for p in c.ports]
 
 
 def _set_published(entry: Record, ports: list[dict[str, object]]) -> None:
@@ -276,7 +276,7 @@ def live_view(ctx: Context, record: Record) -> Record:
 def _engine_host(ctx: Context, containers: list[ContainerInfo]) -> str:
     """Where a port published on every address of the engine host is reached (asked of
     the engine only when one is)."""
-    if not any(p.host in ("0.0.0.0", "") for c in containers for p in c.ports):
+    if not any(p.on_every_address for c in containers for p in c.ports):
         return "127.0.0.1"
     from .reach import router
 

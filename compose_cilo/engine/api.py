@@ -28,6 +28,15 @@ class PublishedPort(NamedTuple):
     host: str  # the host address it is bound to ("0.0.0.0": every address)
     port: int  # the host port
 
+    @property
+    def on_every_address(self) -> bool:
+        return self.host in ("0.0.0.0", "")
+
+    def connect_host(self, engine_host: str) -> str:
+        """Where to connect to it: its own address, or the engine host's when it is bound
+        to every address."""
+        return engine_host if self.on_every_address else self.host
+
 
 def published_ports(bindings: Any) -> tuple[PublishedPort, ...]:
     """From the engine's `NetworkSettings.Ports` ({"5432/tcp": [{"HostIp", "HostPort"}]}),
