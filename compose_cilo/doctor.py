@@ -24,13 +24,27 @@ from .state import store
 MIN_COMPOSE = (2, 24, 0)  # `!reset` arrived in 2.24.0 (`include` in 2.20.0)
 
 
-def _engine_checks(ctx: Context) -> list[Check]:
+PROBE_TIMEOUT = 5.0  # seconds an engine has to answer doctor before it counts as unreachable
+
+
+def _engine_checks(ctx: Context, name: str = "engine", current: bool = True) -> list[Check]:
+    """The engine answers (within PROBE_TIMEOUT), compose runs, the reach mode. Another
+    engine than the current one that does not answer is a warning: its copies cannot be
+    checked, the others can."""
     try:
-        version = ctx.engine.version()
+        version = ctx.engine.ping(PROBE_TIMEOUT)
     except CiloError as e:
-        return [Check("engine.reachable", "fail", "engine", str(e),
-                      "start dockerd, or check --context / DOCKER_HOST")]
-    out = [Check("engine.reachable", "ok", "engine", f"Docker engine {version} answers")]
+        from . import hosts
+
+        where = hosts.here(ctx.engine.opts)
+        if current:
+            return [Check("engine.reachable", "fail", name, str(e),
+                          "start dockerd, or check --context / DOCKER_HOST")]
+        return [Check("engine.reachable", "warn", name,
+                      f"engine {name} ({where.context or where.endpoint}) is unreachable: {e}; its copies "
+                      "were not checked", f"start it, or check its context; docker cilo doctor --host {name} "
+                      "checks it alone")]
+    out = [Check("engine.reachable", "ok", name, f"Docker engine {version} answers")]
     try:
         compose = ctx.engine.compose_version()
     except CiloError as e:
@@ -58,12 +72,14 @@ def _router_checks(ctx: Context, doc: dict[str, Any]) -> list[Check]:
     network, with the Caddyfile state renders; and it does not run when none needs it."""
     from . import settings
     from .errors import NotFound
+    from .queries import current_host
     from .reach import router, routes
 
     home = ownership.home_id(doc)
     if home is None:
         return []
-    wanted = routes.routes(doc, settings.current().dns_suffix) if router.reach_of(ctx).mode == "router" else []
+    host = current_host(ctx)
+    wanted = routes.routes(doc, settings.current().dns_suffix, host) if router.reach_of(ctx).mode == "router" else []
     found = router.find(ctx, home)
     fix, act = "docker cilo doctor --fix", (Action("router", "router"),)
     if not wanted:
@@ -73,7 +89,7 @@ def _router_checks(ctx: Context, doc: dict[str, Any]) -> list[Check]:
     if found is None or found.state != "running":
         return [Check("router.running", "fail", "router", f"cilo's router is not running, so the names of "
                       f"{copies} running cop{'y' if copies == 1 else 'ies'} do not answer", fix, act)]
-    envs = routes.zone.local_environments(doc)
+    envs = routes.zone.environments(doc, host)
     missing = sorted({envs[r.key]["network"] for r in wanted} - set(found.addresses))
     try:
         config = ctx.engine.read_file(found.name, router.CONFIG_PATH)
@@ -181,6 +197,9 @@ def _read(path: Path) -> str | None:
 
 
 def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
+    """What the engine holds of cilo's, against the environments `doc` gives it."""
+    from .envrecord import host_routes
+
     cilo = {"cilo": "true"}
     records = [r for h in doc["hosts"].values() for r in h["environments"].values()]
     return Observed(
@@ -189,46 +208,91 @@ def observe(ctx: Context, doc: dict[str, Any]) -> Observed:
         volumes=ctx.engine.volumes(cilo),
         missing_workspaces=frozenset(
             record_key(r) for r in records if reconcile.workspace_missing(r)),
-        overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine, ctx.routes())),
+        overlaps=envnet.drift(records, envnet.engine_taken(ctx.engine, host_routes(ctx))),
     )
 
 
-def run_checks(ctx: Context, adopt_foreign: bool = False) -> list[Check]:
-    checks = _engine_checks(ctx)
-    state_checks, doc = _state_checks()
-    checks += state_checks
-    if doc is None:
-        return checks
+def engines(ctx: Context, doc: dict[str, Any], only: str | None = None) -> list[tuple[str, Context, bool]]:
+    """(short name, Context, is-current) of every engine doctor checks: each host state
+    knows and the current engine (only --host's engine with `only`)."""
+    from . import hosts
+    from .queries import current_host, on_host
+
+    here = current_host(ctx)
+    if only is not None:
+        key = hosts.resolve(doc, only)
+        if key is None:
+            raise hosts.unknown(doc, only)
+        return [(doc["hosts"][key].get("name", key), on_host(ctx, key, doc), key == here)]
+    out = [] if here in doc["hosts"] else [("engine", ctx, True)]
+    for key, entry in sorted(doc["hosts"].items(), key=lambda kv: (kv[0] != here, kv[1].get("name", kv[0]))):
+        out.append((entry.get("name", key), on_host(ctx, key, doc), key == here))
+    return out
+
+
+def _one_host(doc: dict[str, Any], host: str | None) -> dict[str, Any]:
+    """The state document as one engine's checks see it: only that host's environments."""
+    return {**doc, "hosts": {k: v for k, v in doc["hosts"].items() if k == host}}
+
+
+def _host_checks(ctx: Context, doc: dict[str, Any], name: str, current: bool, adopt_foreign: bool
+                 ) -> list[Check]:
+    from dataclasses import replace
+
+    from .queries import current_host
+
+    checks = _engine_checks(ctx, name, current)
     if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):
-        checks += reconcile.plan(doc, observe(ctx, doc), adopt_foreign)
+        mine = _one_host(doc, current_host(ctx))
+        checks += reconcile.plan(mine, observe(ctx, mine), adopt_foreign)
         checks += _router_checks(ctx, doc)
-    checks += _dns_checks(ctx, doc)
-    return checks
+    return [replace(c, host=name) for c in checks]
 
 
-def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool]) -> list[str]:
-    """Apply every planned action once, in a safe order; return what was done."""
-    actions: list[Action] = []
+def run_checks(ctx: Context, adopt_foreign: bool = False, only: str | None = None) -> list[Check]:
+    """Every check: the state, each engine's (its copies, orphans, router; one that does
+    not answer is one warning), DNS."""
+    state_checks, doc = _state_checks()
+    if doc is None:
+        return _engine_checks(ctx) + state_checks
+    checks = []
+    for name, hctx, current in engines(ctx, doc, only):
+        checks += _host_checks(hctx, doc, name, current, adopt_foreign)
+    return checks + state_checks + _dns_checks(ctx, doc)
+
+
+def fix(ctx: Context, checks: list[Check], confirm: Callable[[str], bool], only: str | None = None
+        ) -> list[str]:
+    """Apply every planned action once, in a safe order, each through its engine; return
+    what was done."""
+    doc = store.read_state().doc
+    contexts = {name: hctx for name, hctx, _ in engines(ctx, doc, only)}
+    actions: list[tuple[Context, Action]] = []
     for c in checks:
         for a in c.actions:
-            if a not in actions:
-                actions.append(a)
+            item = (contexts.get(c.host, ctx), a)
+            if item not in actions:
+                actions.append(item)
+    return _fix(ctx, actions, confirm)
+
+
+def _fix(ctx: Context, actions: list[tuple[Context, Action]], confirm: Callable[[str], bool]) -> list[str]:
     order = ["adopt", "network", "up", "stop", "record", "remove_container", "remove_network",
              "remove_volume", "router", "dns"]
     done: list[str] = []
-    removals = [a for a in actions if a.destructive]
+    removals = [a for _, a in actions if a.destructive]
     if removals and not confirm(
         "remove " + ", ".join(f"{a.kind.removeprefix('remove_')} {a.subject[:12]}" for a in removals)
     ):
-        actions = [a for a in actions if not a.destructive]
+        actions = [(c, a) for c, a in actions if not a.destructive]
         done.append("skipped removals (not confirmed)")
     for kind in order:
-        for a in (a for a in actions if a.kind == kind):
+        for on, a in ((c, a) for c, a in actions if a.kind == kind):
             try:
-                done.append(_apply(ctx, a))
+                done.append(_apply(on, a))
             except CiloError as e:  # one repair that cannot be made does not stop the others
                 done.append(f"could not {kind.replace('_', ' ')} {a.subject[:40]}: {e}")
-    if actions and not any(a.kind == "dns" for a in actions):
+    if actions and not any(a.kind == "dns" for _, a in actions):
         done.append(_apply(ctx, Action("dns", "dns")))  # any repair can change the names
     return done
 
@@ -270,8 +334,8 @@ def _apply(ctx: Context, a: Action) -> str:
 
 def report(checks: list[Check]) -> str:
     groups: dict[str, list[Check]] = {}
-    for c in checks:
-        groups.setdefault(c.id.split(".")[0], []).append(c)
+    for c in checks:  # per engine: "env (remote):"
+        groups.setdefault(f"{c.id.split('.')[0]}{f' ({c.host})' if c.host else ''}", []).append(c)
     mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
     lines: list[str] = []
     for group, items in groups.items():

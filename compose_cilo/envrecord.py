@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import ownership, paths, workspace
 from .dns import labels
@@ -16,9 +17,8 @@ from .errors import CiloError
 from .model import LABEL_HTTP_PORT, namespace_root, record_key
 from .names import compose_project_name
 from .project import ComposeTarget, ProjectModel
-from .queries import Context, Record, selector
+from .queries import Context, Record, ctx_host, selector
 from .state import store
-from .state.document import LOCAL_HOST
 
 
 def now() -> str:
@@ -66,13 +66,27 @@ def env_target(record: Record) -> ComposeTarget:
     )
 
 
+def env_folder(record: Record) -> Path:
+    """The environment's own folder under the cilo home (its override, its --copy
+    workspace): ENV, or ENV@HOST, in the project's folder; the record's override says
+    which, and only a folder of that shape is believed (state is a file anyone can edit)."""
+    default = paths.env_dir(record["project"], record["name"])
+    recorded = Path(record["override"]).parent
+    if recorded.parent == default.parent and recorded.name.partition("@")[0] == record["name"]:
+        return recorded
+    return default
+
+
 def run_layer_path(record: Record) -> Path:
     """Where the layer for compose's `run` of the copy is (next to the override)."""
     return Path(record["override"]).with_name("run.yml")
 
 
-def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool) -> Record:
-    edir = paths.env_dir(project, env)
+def new_record(target: ComposeTarget, project: str, env: str, subnet: str, copy: bool,
+               folder: str | None = None) -> Record:
+    """A new environment's record; its files in `folder` under the project's (default: ENV;
+    ENV@HOST when another engine has a PROJECT/ENV too)."""
+    edir = paths.env_dir(project, folder or env)
     stamp = now()
     record: Record = {
         "name": env,
@@ -184,9 +198,35 @@ def container_address(c: ContainerInfo, record: Record) -> str | None:
     return _address(c, env_networks(record))
 
 
-def update_record(key: str, change: Callable[[Record], None]) -> Record:
+def is_native(ctx: Context) -> bool:
+    """Is the command's engine this machine's own (a local socket, not Docker Desktop's
+    VM)? Its networks are then this host's routes. From state when it knows the host."""
+    entry = store.read_state().host(ctx.host) if ctx.host else None
+    if entry is not None and "local" in entry:
+        return bool(entry["local"])
+    from . import hosts
+
+    return (hosts.is_local_endpoint(hosts.here(ctx.engine.opts).endpoint)
+            and "docker desktop" not in ctx.info().operating_system.lower())
+
+
+def host_routes(ctx: Context) -> list[Any]:
+    """This machine's routes where they matter for the engine's subnets: a local engine's."""
+    return ctx.routes() if is_native(ctx) else []
+
+
+def register_host(ctx: Context, doc: dict[str, Any]) -> str:
+    """Inside the state lock: the command's engine's host entry, made or updated, and the
+    command bound to it (the engine's ID is asked before the lock, once)."""
+    from . import hosts
+
+    ctx.host = hosts.register(doc, ctx.info().id, hosts.here(ctx.engine.opts), is_native(ctx))
+    return ctx.host
+
+
+def update_record(host: str, key: str, change: Callable[[Record], None]) -> Record:
     with store.mutate() as st:
-        record = st.environments().get(key)
+        record = st.environments(host).get(key)
         if record is None:
             raise CiloError(f"environment {key} vanished from state while cilo worked on it")
         change(record)
@@ -213,17 +253,20 @@ def sync_dns(ctx: Context) -> None:
     """Make what answers names match state: the router (in router mode) and DNS. A router
     or a dnsmasq that cannot run is a warning, never a failure: the copies run."""
     from .errors import EngineError
+    from .queries import current_host
     from .reach import router
 
     doc = store.read_state().doc
+    host = current_host(ctx)
     try:
-        wanted = router.recorded(router.reach_of(ctx))
-        if (doc.get("hosts", {}).get(LOCAL_HOST) or {}).get("reach") != wanted:
-            with store.mutate() as st:
-                st.environments()  # makes the local host's entry if the file has none
-                st.doc["hosts"][LOCAL_HOST]["reach"] = wanted
-                doc = st.doc
-        router.sync(ctx, known_home_id())
+        if host is not None and host in doc["hosts"]:
+            wanted = router.recorded(router.reach_of(ctx))
+            if doc["hosts"][host].get("reach") != wanted:
+                with store.mutate() as st:
+                    if host in st.doc["hosts"]:
+                        st.doc["hosts"][host]["reach"] = wanted
+                    doc = st.doc
+            router.sync(ctx, known_home_id())
     except EngineError as e:
         ctx.say(f"warning: cilo's router: {e}; names of copies may not answer until docker cilo doctor --fix")
     result = ctx.dns.sync(doc)
@@ -240,7 +283,7 @@ def observe_status(ctx: Context, record: Record, containers: list[ContainerInfo]
         containers = ctx.engine.containers(selector(record))
     states = {c.state for c in containers}
     status = "running" if "running" in states else "stopped" if states else "created"
-    current = store.read_state().environments().get(record_key(record), record)
+    current = store.read_state().environments(ctx_host(ctx)).get(record_key(record), record)
     seen = copy.deepcopy(current)
     apply_containers(seen, containers, _engine_host(ctx, containers))
     if {**seen, "status": status} == current:
@@ -262,7 +305,7 @@ def refresh(ctx: Context, record: Record, status: str | None = None, *,
         if status:
             r["status"] = status
 
-    return update_record(record_key(record), change)
+    return update_record(ctx_host(ctx), record_key(record), change)
 
 
 def live_view(ctx: Context, record: Record) -> Record:

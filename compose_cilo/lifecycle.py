@@ -10,17 +10,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import isolation, override, ownership, paths
+from . import hosts, isolation, override, ownership, paths, remote
 from .copymode import prepare_workspace
 from .dns import labels
 from .envrecord import (
     env_target,
     home_id,
+    host_routes,
     known_home_id,
     live_view,
     new_record,
     now,
     refresh,
+    register_host,
     run_layer_path,
     service_records,
     sync_dns,
@@ -41,7 +43,7 @@ from .model import (
 from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
-from .queries import Context, Record, current_project, get_env, resolve_project, split_ref
+from .queries import Context, Record, ctx_host, current_project, get_env, locate, resolve_project, split_ref
 from .reach import router
 from .reconcile import Adoption
 from .state import store
@@ -57,14 +59,17 @@ def _reserve(
     Returns (record, created): an existing record is returned as it is.
     """
     key = env_key(model.name, env)
-    external = envnet.engine_taken(ctx.engine, ctx.routes())
+    external = envnet.engine_taken(ctx.engine, host_routes(ctx))
     with store.mutate() as st:
-        envs = st.environments()
+        host = register_host(ctx, st.doc)
+        envs = st.environments(host)
         if key in envs:
             return dict(envs[key]), False
         ownership.ensure_home_id(st.doc)
-        record = new_record(target, model.name, env, envnet.allocate(st, key, external, []), copy)
-        copynets.reserve(st, record, model, external)
+        others = [h for h, _ in st.find(key)]
+        folder = f"{env}@{st.doc['hosts'][host]['name']}" if others else env
+        record = new_record(target, model.name, env, envnet.allocate(st, host, key, external, []), copy, folder)
+        copynets.reserve(st, host, record, model, external)
         record["services"] = service_records(model, _addresses(record, model), {})
         envs[key] = record
         return dict(record), True
@@ -74,12 +79,12 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
     """An existing environment whose project gained or lost networks: record their subnets."""
     if not copynets.needs_reserve(record, model):
         return record
-    external = envnet.engine_taken(ctx.engine, ctx.routes())
+    external = envnet.engine_taken(ctx.engine, host_routes(ctx))
     with store.mutate() as st:
-        current = st.environments().get(record_key(record))
+        current = st.environments(ctx_host(ctx)).get(record_key(record))
         if current is None:
             raise DestroyedMeanwhile(record_key(record))
-        copynets.reserve(st, current, model, external)
+        copynets.reserve(st, ctx_host(ctx), current, model, external)
         current["updated_at"] = now()
         return dict(current)
 
@@ -108,23 +113,29 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
     A new environment costs one locked write; if anything after it fails, the record,
     the networks and the folder are removed again.
     """
-    project, env = split_ref(ref, ctx.project)
+    named, rest = hosts.split_qualified(ref)
+    project, env = split_ref(rest, ctx.project)
     created = False
     if project:
-        record = get_env(ctx, env_key(project, env), check_options=False)
+        record = get_env(ctx, ref, check_options=False)
         profiles = _new_profiles(ctx, record, copy)
         wanted = record if profiles is None else {**record, "profiles": profiles}
         model = model_from_config(ctx.engine.compose_config(user_target(wanted)))
         _check_isolation(ctx, model, record["project_dir"], record["copy"], strict, say=False)
+        remote.check_files(hosts.here(ctx.engine.opts).endpoint, record_key(record), env,
+                           [record["project_dir"], record["workspace"]], model)
         if profiles is not None:  # recorded once compose has accepted them
             ctx.say(f"environment {record_key(record)} now runs with profiles {', '.join(profiles)}")
-            record = update_record(record_key(record), lambda r: r.update(profiles=profiles))
+            record = update_record(ctx_host(ctx), record_key(record), lambda r: r.update(profiles=profiles))
     else:
         target, model = resolve_project(ctx)
         for svc in model.services.values():  # refuse bad labels before anything is created
             labels.parse_service_labels(svc.name, svc.labels)
             labels.parse_http_port(svc.name, svc.labels.get(LABEL_HTTP_PORT), [], [])
-        known = store.read_state().environments().get(env_key(model.name, env))
+        found = locate(ctx, f"{named}:{model.name}/{env}" if named else env_key(model.name, env))
+        known = found[1] if found else None
+        remote.check_files(hosts.here(ctx.engine.opts).endpoint, env_key(model.name, env), env,
+                           [target.project_dir, *([known["workspace"]] if known else [])], model)
         _check_isolation(ctx, model, target.project_dir, known["copy"] if known else copy,
                          strict, say=known is None)
         if known is None:
@@ -136,9 +147,9 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
             record = _apply_options(ctx, record, target, copy)
     try:
         if publish is not None and record.get("publish") != publish:
-            record = update_record(record_key(record), lambda r: r.update(publish=publish))
+            record = update_record(ctx_host(ctx), record_key(record), lambda r: r.update(publish=publish))
         record = _reserve_networks(ctx, record, model)
-        record = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
+        record = copynets.ensure(ctx.engine, ctx_host(ctx), record, model, home_id(), lambda: host_routes(ctx))
         if record["copy"]:
             model = prepare_workspace(ctx, record)
         addresses = _addresses(record, model)
@@ -148,7 +159,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
         if created:
             forget_failed_create(ctx, record)
         raise
-    current = store.read_state().environments().get(record_key(record))
+    current = store.read_state().environments(ctx_host(ctx)).get(record_key(record))
     if current and (current["subnet"], current["networks"], current["services"]) == (
             record["subnet"], record["networks"], service_records(model, addresses, current["services"])):
         return current, model, created  # nothing to record: no write
@@ -158,7 +169,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
         r["networks"] = record["networks"]
         r["services"] = service_records(model, addresses, r["services"])
 
-    return update_record(env_key(record["project"], env), record_services), model, created
+    return update_record(ctx_host(ctx), env_key(record["project"], env), record_services), model, created
 
 
 def _refuse_copy_change(record: Record, copy: bool) -> None:
@@ -190,7 +201,7 @@ def _apply_options(ctx: Context, record: Record, target: ComposeTarget, copy: bo
         if target.dotenv_dir:
             r["dotenv_dir"] = target.dotenv_dir
 
-    return update_record(key, change)
+    return update_record(ctx_host(ctx), key, change)
 
 
 def _new_profiles(ctx: Context, record: Record, copy: bool) -> list[str] | None:
@@ -251,14 +262,14 @@ def _env_turn(ctx: Context, ref: str) -> Iterator[None]:
     The project is found first (from state, else compose), so bad input fails before any
     lock file is made; a create that failed leaves none either (bad input changes nothing).
     """
-    project, env = split_ref(ref, ctx.project)
+    project, env = split_ref(hosts.split_qualified(ref)[1], ctx.project)
     project = project or current_project(ctx) or ""
     lock = paths.env_lock(project, env)
     try:
         with turn(lock, f"creating or starting environment {env_key(project, env)}"):
             yield
     finally:
-        if env_key(project, env) not in store.read_state().environments():
+        if not store.read_state().find(env_key(project, env)):
             remove_with_empty_parents(lock, paths.cilo_home())
 
 
@@ -301,10 +312,10 @@ def _reallocate_for_recreate(ctx: Context, ref: str) -> None:
     ctx.engine.compose_down(env_target(record), volumes=False)
     ctx.engine.remove_networks(owned_names(ctx, record, "networks", known_home_id()))
     key = record_key(record)
-    external = envnet.engine_taken(ctx.engine, ctx.routes(), own_network=record["network"])
+    external = envnet.engine_taken(ctx.engine, host_routes(ctx), own_network=record["network"])
     with store.mutate() as st:
-        rec = st.environments()[key]
-        fresh = envnet.allocate_many(st, key, external, 1 + len(rec["networks"]), [])
+        rec = st.environments(ctx_host(ctx))[key]
+        fresh = envnet.allocate_many(st, ctx_host(ctx), key, external, 1 + len(rec["networks"]), [])
         rec["subnet"] = fresh[0]
         for (_, net), subnet in zip(sorted(rec["networks"].items()), fresh[1:], strict=True):
             net["subnet"] = subnet
@@ -329,10 +340,10 @@ def repair_network(ctx: Context, ref: str) -> Record:
     """Recreate the environment's missing networks with their recorded subnets (doctor --fix)."""
     record = get_env(ctx, ref)
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    fixed = copynets.ensure(ctx.engine, record, model, home_id(), ctx.routes)
+    fixed = copynets.ensure(ctx.engine, ctx_host(ctx), record, model, home_id(), lambda: host_routes(ctx))
     if fixed == record:
         return record
-    return update_record(record_key(record),
+    return update_record(ctx_host(ctx), record_key(record),
                    lambda r: r.update(subnet=fixed["subnet"], networks=fixed["networks"]))
 
 
@@ -361,11 +372,12 @@ def adopt(ctx: Context, found: Adoption) -> Record:
         ]
     model = model_from_config(ctx.engine.compose_config(user_target(record)))
     with store.mutate() as st:
-        if key in st.environments():
+        host = register_host(ctx, st.doc)
+        if key in st.environments(host):
             raise CiloError(f"environment {key} is in state again; nothing to adopt")
         ownership.ensure_home_id(st.doc)
         record["services"] = service_records(model, _addresses(record, model), {})
-        st.environments()[key] = record
+        st.environments(host)[key] = record
     write_override(record, model, _addresses(record, model), router.publish_address(ctx, record),
                    router.ca_mount(ctx, home_id()))
     return refresh(ctx, record, "running" if found.running else "stopped")

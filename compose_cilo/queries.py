@@ -6,18 +6,19 @@ Kept apart from lifecycle.py so that `list`, the hottest command, imports only t
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .engine.api import EngineAPI
 from .errors import CiloError, NoSuchEnvironment
-from .model import env_key, env_labels
+from .model import env_key, env_labels, record_key
 from .names import check_env_name, check_project_name
 from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 from .state import store
 
 if TYPE_CHECKING:
+    from .engine.options import DockerOptions
     from .network.subnets import Taken
 
 Record = dict[str, Any]
@@ -40,6 +41,12 @@ class DnsServer(Protocol):
     def restart(self) -> Any: ...
     def status(self, state_doc: Any = None) -> Any: ...
     def render_files(self, state_doc: Any) -> dict[Path, str]: ...
+
+
+def _connect(opts: DockerOptions) -> EngineAPI:
+    from .engine.client import connect
+
+    return connect(opts)
 
 
 class _Dnsmasq:
@@ -84,6 +91,8 @@ class Context:
         say: Callable[[str], None] = _to_stderr,
         routes: Callable[[], list[Taken]] = _system_routes,
         dns: DnsServer | None = None,
+        connect: Callable[[DockerOptions], EngineAPI] | None = None,
+        host: str | None = None,  # --host NAME / HOST:ENV: the engine (a known name or a context)
     ) -> None:
         self.engine = engine
         self.compose = compose or ComposeOptions()
@@ -92,7 +101,30 @@ class Context:
         self.say = say
         self.routes = routes
         self.dns: DnsServer = dns or _Dnsmasq()
+        self.connect = connect or _connect
+        self.host_option = host
         self.reach: Any = None  # how this host reaches the copies: reach/router.reach_of, once
+        self.host: str | None = None  # the state's key of `engine`'s host, once known
+        self._info: Any = None
+
+    def info(self) -> Any:
+        """The engine's `/info` (EngineInfo), asked once per engine."""
+        if self._info is None:
+            self._info = self.engine.info()
+        return self._info
+
+    def on(self, engine: EngineAPI, host: str | None) -> Context:
+        """The same command's Context, speaking to another engine (another host's)."""
+        other = Context(engine, self.compose, self.project, self.cwd, self.say, self.routes, self.dns,
+                        self.connect)
+        other.host = host
+        return other
+
+    def bind(self, engine: EngineAPI, host: str | None) -> None:
+        """From now on this command speaks to `engine`, the engine of host `host`."""
+        if engine is not self.engine:
+            self.engine, self.reach, self._info = engine, None, None
+        self.host = host
 
 
 # --- finding the project and the environment ---------------------------------------------
@@ -146,40 +178,168 @@ def in_project_folder(ctx: Context) -> bool:
     return True
 
 
-def list_records(ctx: Context, every: bool) -> tuple[list[Record], dict[str, list[str]]]:
-    """This project's environments (every project's with `every` or outside a project),
-    and the subnet overlaps found for them."""
+class Listed(NamedTuple):
+    """An environment as `list` shows it: the short name of its host, and its record."""
+
+    host: str
+    record: Record
+
+
+def list_records(ctx: Context, every: bool) -> tuple[list[Listed], dict[str, list[str]], int]:
+    """This project's environments on the current engine (with `every`: every project's on
+    every engine; outside a project: every project's on the current engine), the subnet
+    overlaps found for the current engine's, and how many more other engines hold."""
+    from .state.document import host_name
+
     project: str | None = None
     st = store.read_state()
     if not every:
         if in_project_folder(ctx):
             project = current_project(ctx, ask_compose=False, st=st) or ""
         else:
-            ctx.say("not in a compose project folder: listing every project's environments")
-    records = [r for _, _, r in st.all_environments() if project is None or r["project"] == project]
-    return records, drift(ctx, records)
+            ctx.say("not in a compose project folder: listing every project's environments on this engine")
+    here = current_host(ctx, st)
+    chosen = [(h, r) for h, _, r in st.all_environments() if project is None or r["project"] == project]
+    shown = [Listed(host_name(st.doc, h), r) for h, r in chosen if every or h == here]
+    local = [r for h, r in chosen if h == here]
+    return shown, drift(ctx, local), len(chosen) - len(shown)
+
+
+def current_host(ctx: Context, st: store.State | None = None) -> str | None:
+    """The state's key of the host the command's engine is (no engine request): the one
+    bound, else the one whose endpoint the docker options name; None when state does not
+    know this engine yet (it has no environments here)."""
+    if ctx.host is None:
+        from . import hosts
+
+        ctx.host = hosts.by_endpoint((st or store.read_state()).doc, hosts.here(ctx.engine.opts))
+    return ctx.host
+
+
+def ctx_host(ctx: Context) -> str:
+    """The host of the environment the command works on (bound when it was found)."""
+    host = current_host(ctx)
+    if host is None:
+        raise CiloError("cilo does not know this engine yet: it has no environments here "
+                        "(docker cilo list --all shows every engine's)")
+    return host
+
+
+def use_host(ctx: Context, host: str, doc: Mapping[str, Any], why: str = "") -> None:
+    """Bind the command to `host`'s engine; say so when the docker options name another."""
+    from . import hosts
+
+    if host == current_host(ctx):
+        return
+    entry = doc["hosts"][host]
+    now = hosts.here(ctx.engine.opts)
+    ctx.bind(ctx.connect(hosts.options_for(entry, ctx.engine.opts)), host)
+    ctx.say(f"{why or 'acting'} on engine {hosts.shown(entry)}; the current docker context points at "
+            f"{now.context or now.endpoint or 'the default engine'}")
+
+
+def on_host(ctx: Context, host: str, doc: Mapping[str, Any]) -> Context:
+    """The command's Context for work on `host`'s engine (itself when that is its own)."""
+    from . import hosts
+
+    if host == current_host(ctx):
+        return ctx
+    return ctx.on(ctx.connect(hosts.options_for(doc["hosts"][host], ctx.engine.opts)), host)
+
+
+def chosen_host(ctx: Context, doc: Mapping[str, Any], name: str | None) -> str | None:
+    """The host named by HOST: or --host: a known engine's name (bound now), or a docker
+    context or endpoint cilo has not used yet (the engine it names, bound; None: not in
+    state yet)."""
+    from . import hosts
+
+    name = name or ctx.host_option
+    if name is None:
+        return None
+    key = hosts.resolve(doc, name)
+    if key is not None:
+        use_host(ctx, key, doc, "as asked,")
+        return key
+    from .engine.options import DockerOptions
+    from .engine.socketapi import resolve_host
+
+    current = ctx.engine.opts
+    if "://" in name:  # an endpoint, as -H names one
+        opts = DockerOptions(host=name, config=current.config, log_level=current.log_level)
+    elif resolve_host(None, name, current.config) is not None:
+        opts = DockerOptions(context=name, config=current.config, log_level=current.log_level)
+    else:
+        raise hosts.unknown(doc, name)
+    here = hosts.here(current)
+    if here.endpoint == hosts.here(opts).endpoint:  # the engine the command already speaks to
+        ctx.bind(ctx.engine, hosts.by_endpoint(doc, here))
+        return ctx.host
+    engine = ctx.connect(opts)
+    ctx.bind(engine, hosts.by_endpoint(doc, hosts.here(opts)))
+    return ctx.host
+
+
+def locate(ctx: Context, ref: str, st: store.State | None = None) -> tuple[str, Record] | None:
+    """The (host, record) of environment `ref` (ENV, PROJECT/ENV, HOST:...), with the
+    command bound to its engine; None when it exists nowhere (the command is then bound
+    to the engine a new one would be made on).
+
+    An environment on one engine is found whatever the current context is; one on several
+    engines needs HOST: or --host unless one of them is the current engine.
+    """
+    from . import hosts
+
+    named, rest = hosts.split_qualified(ref)
+    project, env = split_ref(rest, ctx.project)
+    st = st or store.read_state()
+    wanted = chosen_host(ctx, st.doc, named)
+    project = project or current_project(ctx, st=st) or ""
+    key = env_key(project, env)
+    found = st.find(key)
+    if wanted is not None or named or ctx.host_option:
+        found = [(h, r) for h, r in found if h == wanted]
+    if not found:
+        return None
+    if len(found) > 1:
+        here = current_host(ctx, st)
+        mine = [(h, r) for h, r in found if h == here]
+        if not mine:
+            names = " and ".join(hosts.shown(st.doc["hosts"][h]) for h, _ in found)
+            raise CiloError(f"environment {key} exists on engines {names}; name the one: "
+                            f"docker cilo VERB {st.doc['hosts'][found[0][0]]['name']}:{env} "
+                            "(or --host NAME)")
+        found = mine
+    host, record = found[0]
+    use_host(ctx, host, st.doc)
+    return host, record
 
 
 def get_env(ctx: Context, ref: str, check_options: bool = True) -> Record:
-    """The state record of an existing environment, or a clear error.
+    """The state record of an existing environment, or a clear error; the command is bound
+    to the engine it lives on.
 
     Compose options that change what the environment runs (`-f`, `--env-file`,
     `--profile`) are applied by `up`/`create` only; any other command given ones that
     differ from the record refuses, naming the command that applies them.
     """
-    project, env = split_ref(ref, ctx.project)
-    project = project or current_project(ctx) or ""
-    record = store.read_state().environments().get(env_key(project, env))
-    if record is None:
+    found = locate(ctx, ref)
+    if found is None:
+        from . import hosts
+
+        named, rest = hosts.split_qualified(ref)
+        project, env = split_ref(rest, ctx.project)
+        project = project or current_project(ctx) or ""
+        where = f" on engine {named or ctx.host_option}" if named or ctx.host_option else ""
         raise NoSuchEnvironment(
-            f"environment {env_key(project, env)} does not exist; create it with "
+            f"environment {env_key(project, env)} does not exist{where}; create it with "
             f"`docker cilo up {env}` in the project folder, or see `docker cilo list --all`"
         )
+    _, record = found
     if check_options and (changes := option_changes(ctx, record)):
         raise CiloError(
-            f"environment {env_key(project, env)} runs with other compose options than "
+            f"environment {record_key(record)} runs with other compose options than "
             f"{'; '.join(changes)}; to run it with these, run: docker cilo "
-            f"{' '.join(given_options(ctx))} up {env} (other commands use what it records)")
+            f"{' '.join(given_options(ctx))} up {record['name']} (other commands use what it records)")
     return record
 
 

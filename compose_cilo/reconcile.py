@@ -72,10 +72,11 @@ class Check:
     message: str
     fix: str = ""
     actions: tuple[Action, ...] = ()
+    host: str = ""  # the engine's short name, for checks of one engine ("" for cilo's own)
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.id, "status": self.status, "subject": self.subject,
-                "message": self.message, "fix": self.fix}
+                "message": self.message, "fix": self.fix, **({"host": self.host} if self.host else {})}
 
 
 @dataclass(frozen=True)

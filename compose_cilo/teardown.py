@@ -4,12 +4,13 @@ id is removed, and the state entry goes once the engine objects are gone."""
 from __future__ import annotations
 
 from . import ownership, paths, settings
-from .envrecord import known_home_id, sync_dns
+from .envrecord import env_folder, known_home_id, sync_dns
 from .errors import CiloError
 from .fsutil import remove_tree, remove_with_empty_parents
 from .model import LABEL_HOME, record_key
-from .queries import Context, Record, current_project, get_env, selector
+from .queries import Context, Record, ctx_host, current_project, get_env, selector
 from .state import store
+from .state.document import host_name
 
 
 def forget_failed_create(ctx: Context, record: Record, made_home: bool = False) -> None:
@@ -19,12 +20,12 @@ def forget_failed_create(ctx: Context, record: Record, made_home: bool = False) 
     try:
         ctx.engine.remove_networks(owned_names(ctx, record, "networks", home))
     finally:
-        remove_with_empty_parents(paths.env_dir(record["project"], record["name"]), paths.cilo_home())
+        remove_with_empty_parents(env_folder(record), paths.cilo_home())
         remove_with_empty_parents(paths.env_lock(record["project"], record["name"]), paths.cilo_home())
         unused = made_home and home is not None and not any(
             find({LABEL_HOME: home}) for find in (ctx.engine.containers, ctx.engine.networks, ctx.engine.volumes))
         with store.mutate() as st:
-            st.environments().pop(record_key(record), None)
+            st.environments(ctx_host(ctx)).pop(record_key(record), None)
             if unused and st.doc.get("home_id") == home:
                 st.doc.pop("home_id", None)
 
@@ -35,12 +36,15 @@ def destroy(ctx: Context, ref: str) -> None:
     sync_dns(ctx)
 
 
-def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
-    """The environments `destroy --all` (this project's) or `--all-projects` would remove.
+def destroy_all_plan(ctx: Context, every_project: bool) -> list[tuple[str, str]]:
+    """(host, PROJECT/ENV) of the environments `destroy --all` (this project's) or
+    `--all-projects` would remove, on every engine (only --host's, when given).
 
     The project is found strictly, as for any command: a compose option that names a
     missing file is an error here, never a reason to take every project instead.
     """
+    from .queries import chosen_host
+
     st = store.read_state()
     project = None
     if not every_project:
@@ -48,18 +52,37 @@ def destroy_all_plan(ctx: Context, every_project: bool) -> list[str]:
         if not project:
             raise CiloError("destroy --all needs a project: run it in the project's folder or "
                             "give --project NAME; --all-projects destroys every project's")
-    return [key for _, key, r in st.all_environments() if project is None or r["project"] == project]
+    only = chosen_host(ctx, st.doc, None) if ctx.host_option else None
+    return [(h, key) for h, key, r in st.all_environments()
+            if (project is None or r["project"] == project) and (only is None or h == only)]
 
 
-def destroy_keys(ctx: Context, keys: list[str]) -> list[str]:
-    envs = {k: r for _, k, r in store.read_state().all_environments()}
-    done = []
-    for key in keys:
-        if key in envs:
-            _destroy_record(ctx, envs[key])
-            done.append(key)
-    sync_dns(ctx)
+def destroy_keys(ctx: Context, keys: list[tuple[str, str]]) -> list[str]:
+    """Destroy each (host, PROJECT/ENV) through its engine; the names of those destroyed
+    (HOST:PROJECT/ENV for another engine's)."""
+    from .queries import current_host, on_host
+
+    st = store.read_state()
+    done, contexts = [], {}
+    for host, key in keys:
+        record = st.environments(host).get(key)
+        if record is None:
+            continue
+        if host not in contexts:
+            contexts[host] = on_host(ctx, host, st.doc)
+        _destroy_record(contexts[host], record)
+        done.append(key if host == current_host(ctx) else f"{host_name(st.doc, host)}:{key}")
+    for each in contexts.values() or [ctx]:
+        sync_dns(each)
     return done
+
+
+def plan_names(ctx: Context, keys: list[tuple[str, str]]) -> list[str]:
+    """How a plan's environments are named to people: HOST:PROJECT/ENV off this engine."""
+    from .queries import current_host
+
+    doc, here = store.read_state().doc, current_host(ctx)
+    return [key if host == here else f"{host_name(doc, host)}:{key}" for host, key in keys]
 
 
 def destroy_all(ctx: Context, every_project: bool) -> list[str]:
@@ -88,7 +111,7 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     # the engine objects are gone: forget the environment now, so that a folder that
     # cannot be removed never makes a retry fail on what is already done
     with store.mutate() as st:
-        st.environments().pop(key, None)
+        st.environments(ctx_host(ctx)).pop(key, None)
     _remove_env_dir(ctx, record, images)
 
 
@@ -103,7 +126,7 @@ def _remove_env_dir(ctx: Context, record: Record, images: list[str]) -> None:
     """The environment's folder; files its containers wrote as another user go through
     the engine (a short-lived container mounting only that folder); what still cannot be
     removed is said, with the command that removes it."""
-    folder = paths.env_dir(record["project"], record["name"])
+    folder = env_folder(record)
     try:
         remove_tree(folder)
         return

@@ -95,11 +95,15 @@ def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
 FAKE_CA = "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n"
 
 
+FAKE_HOST = "FAKE:ENGINE"  # the fake engine's ID: the state's key of its host
+
+
 class FakeEngine:
     """Docker and compose in memory (see the module docstring)."""
 
-    def __init__(self, unreachable: str | None = None) -> None:
-        self.opts = DockerOptions()
+    def __init__(self, unreachable: str | None = None, opts: DockerOptions | None = None,
+                 engine_id: str = "") -> None:
+        self.opts = opts or DockerOptions()
         self.unreachable = unreachable  # every call fails with EngineUnreachable(this)
         self.networks_: dict[str, NetworkInfo] = {}
         self.containers_: dict[str, ContainerInfo] = {}
@@ -107,7 +111,7 @@ class FakeEngine:
         self.calls: list[tuple[str, Any]] = []
         self.fail: dict[str, str | Exception] = {}  # method -> what it raises, once
         self._ids = itertools.count(1)
-        self.info_ = EngineInfo("FAKE:ENGINE", "Debian GNU/Linux 12 (bookworm)", "fake")
+        self.info_ = EngineInfo(engine_id or FAKE_HOST, "Debian GNU/Linux 12 (bookworm)", "fake")
         self.files_: dict[tuple[str, str], str] = {}  # (container, path) -> text, for read_file
         self.router_aliases: dict[str, tuple[str, ...]] = {}  # network -> the router's aliases there
         self.router_configs: list[str] = []  # every Caddyfile the router was given, in order
@@ -220,6 +224,10 @@ class FakeEngine:
         self._call("version")
         return "20.10.24"
 
+    def ping(self, timeout: float) -> str:
+        self._call("ping", timeout)
+        return "20.10.24"
+
     def create_network(self, spec: NetworkSpec) -> None:
         self._call("create_network", spec)
         if spec.name in self.networks_:
@@ -317,3 +325,12 @@ class FakeEngine:
 
 def _has(labels: dict[str, str], wanted: dict[str, str] | None) -> bool:
     return all(labels.get(k) == v for k, v in (wanted or {}).items())
+
+
+def envs_of(st: Any) -> dict[str, Any]:
+    """The environments of the one engine a test's state knows (what `environments()` was
+    before state kept one host per engine); an empty state gets an unclaimed `local`."""
+    hosts = st.doc["hosts"]
+    assert len(hosts) <= 1, f"the test's state knows more than one engine: {sorted(hosts)}"
+    result: dict[str, Any] = st.environments(next(iter(hosts), "local"))
+    return result

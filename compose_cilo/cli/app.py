@@ -45,6 +45,9 @@ def main(
     env: str | None = typer.Option(
         None, "--env", help="The environment commands act on when none is named (else CILO_ENV, else "
         "the one `docker cilo use` remembered for this folder)."),
+    host: str | None = typer.Option(
+        None, "--host", metavar="NAME", help="The engine of the environment: a name from `list --all`'s HOST "
+        "column, or a docker context (also HOST:ENV). Where the same environment runs on two engines."),
     ansi: str | None = typer.Option(None, "--ansi", help="compose's: when to print ANSI control characters."),
     progress: str | None = typer.Option(None, "--progress", help="compose's: type of progress output."),
     parallel: int | None = typer.Option(None, "--parallel", help="compose's: max parallelism, -1 unlimited."),

@@ -16,15 +16,17 @@ family = typer.Typer()
 SELECTED_HELP = "ENV or PROJECT/ENV (default: the selected environment)."
 
 
-def urls(record: dict[str, Any]) -> dict[str, list[str]]:
+def urls(record: dict[str, Any], host: str | None) -> dict[str, list[str]]:
+    """Each service's URLs: by its first name, through the router of its engine (`host`)
+    when that engine is reached through one."""
     from .. import config
     from ..dns.zone import names_for_env
     from ..state import store
 
     doc = store.read_state().doc
-    names = names_for_env(doc, record_key(record), config.dns_suffix())
+    names = names_for_env(doc, record_key(record), config.dns_suffix(), host)
     services = record["services"]
-    routed = ((doc.get("hosts", {}).get("local") or {}).get("reach") or {}).get("mode") == "router"
+    routed = ((doc.get("hosts", {}).get(host) or {}).get("reach") or {}).get("mode") == "router"
     http, https = (config.get("router_http_port"), config.get("router_https_port")) if routed else (80, 0)
 
     def links(name: str) -> list[str]:  # through the router: HTTP and HTTPS on its ports
@@ -58,7 +60,8 @@ def destroy(
     if all_ or all_projects:
         keys = teardown.destroy_all_plan(ctx, every_project=all_projects)
         what = "every project's environments" if all_projects else "this project's environments"
-        print(f"{what} to destroy, with their volumes: {', '.join(keys) or 'none'}", file=sys.stderr)
+        shown = teardown.plan_names(ctx, keys)
+        print(f"{what} to destroy, with their volumes: {', '.join(shown) or 'none'}", file=sys.stderr)
         if keys and not force:
             if not sys.stdin.isatty():
                 raise CiloError(f"destroy would remove {len(keys)} environment(s) listed above; "
@@ -86,8 +89,8 @@ def list_(
     from .. import queries
     from . import output
 
-    records, overlaps = queries.list_records(context_of(c), all_)
-    print(output.list_text(records, overlaps, as_json))
+    listed, overlaps, elsewhere = queries.list_records(context_of(c), all_)
+    print(output.list_text(listed, overlaps, as_json, all_, elsewhere))
 
 
 family.command("ls", hidden=True, help="Same as list (compose's spelling).")(list_)
@@ -107,7 +110,7 @@ def status(
 
     ctx = context_of(c)
     record = live_view(ctx, queries.get_env(ctx, env_of(c, env)))
-    addresses = urls(record)
+    addresses = urls(record, ctx.host)
     overlaps = queries.drift(ctx, [record]).get(record_key(record), [])
     reach = reach_of(ctx)
     if as_json:

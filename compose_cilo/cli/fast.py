@@ -36,8 +36,8 @@ def list_(flags: list[str], session: Session) -> int:
     from . import output
 
     wanted = {LIST_FLAGS[f] for f in flags}
-    records, overlaps = queries.list_records(session.context({}), "all" in wanted)
-    print(output.list_text(records, overlaps, "json" in wanted))
+    listed, overlaps, elsewhere = queries.list_records(session.context({}), "all" in wanted)
+    print(output.list_text(listed, overlaps, "json" in wanted, "all" in wanted, elsewhere))
     return 0
 
 

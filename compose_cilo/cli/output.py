@@ -11,11 +11,13 @@ Record = dict[str, Any]
 
 
 def env_json(
-    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None
+    record: Record, urls: dict[str, list[str]] | None = None, overlaps: list[str] | None = None,
+    host: str | None = None,
 ) -> dict[str, Any]:
     """The public JSON shape of an environment (stable keys; more may be added)."""
     urls = urls or {}
     return {
+        **({"host": host} if host is not None else {}),
         "project": record["project"],
         "name": record["name"],
         "status": record["status"],
@@ -50,18 +52,20 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def env_list(records: list[Record], drift: dict[str, list[str]] | None = None) -> str:
-    if not records:
+def env_list(listed: list[Any], drift: dict[str, list[str]] | None = None, with_host: bool = False) -> str:
+    """The table of `list`: (host, record) pairs; a HOST column `with_host`."""
+    if not listed:
         return "no environments"
     drift = drift or {}
     rows = []
-    for r in records:
+    for host, r in listed:
         running = sum(1 for s in r["services"].values() if s["status"] == "running")
         key = record_key(r)
         note = f"  ! overlaps {', '.join(drift[key])}" if drift.get(key) else ""
-        rows.append([r["project"], r["name"], r["status"], r["subnet"],
+        rows.append([*([host] if with_host else []), r["project"], r["name"], r["status"], r["subnet"],
                      f"{running}/{len(r['services'])}", r["workspace"] + note])
-    return table(rows, ["PROJECT", "ENV", "STATUS", "SUBNET", "RUNNING", "WORKSPACE"])
+    return table(rows, [*(["HOST"] if with_host else []), "PROJECT", "ENV", "STATUS", "SUBNET", "RUNNING",
+                        "WORKSPACE"])
 
 
 def overlap_warning(record: Record, overlaps: list[str]) -> str:
@@ -99,16 +103,19 @@ def env_status(
     return head + "\n\n" + table(rows, ["SERVICE", "STATUS", "ADDRESS", *(["PORTS"] if shows_ports else []), "URL"])
 
 
-def list_text(records: list[Record], overlaps: dict[str, list[str]], as_json: bool) -> str:
-    """What `list` prints: a JSON array or the table."""
+def list_text(listed: list[Any], overlaps: dict[str, list[str]], as_json: bool, every: bool = False,
+              elsewhere: int = 0) -> str:
+    """What `list` prints: a JSON array or the table ((host, record) pairs); a table of
+    the current engine's says how many more other engines hold."""
     if as_json:
         import json
 
         return json.dumps(
-            [env_json(r, overlaps=overlaps.get(record_key(r))) for r in records],
+            [env_json(r, overlaps=overlaps.get(record_key(r)), host=h) for h, r in listed],
             indent=2,
         )
-    return env_list(records, overlaps)
+    more = (f"\n({elsewhere} more on other engines: docker cilo list --all)" if elsewhere and not every else "")
+    return env_list(listed, overlaps, with_host=every) + more
 
 
 def print_json(data: Any) -> None:

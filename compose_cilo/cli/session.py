@@ -52,6 +52,7 @@ class Session:
                 project_name=check_project_name(pn) if (pn := p.get("project_name")) is not None else None,
             ),
             project=p.get("project"),
+            host=p.get("host"),
         )
 
 

@@ -24,12 +24,15 @@ def doctor(
     adopt_foreign: bool = typer.Option(
         False, "--adopt-foreign", help=(
             "With --fix: also adopt environments of another cilo home on this engine (only if they are yours).")),
+    host: str | None = typer.Option(None, "--host", metavar="NAME", help=(
+        "Check only this engine (a name from `docker cilo list --all`'s HOST column, or a docker context).")),
 ) -> None:
-    """Check engine, compose, state and DNS against each other; --fix repairs drift."""
+    """Check every engine's copies, compose, state and DNS against each other; --fix repairs drift."""
     from .. import doctor as doc
 
     ctx = context_of(c)
-    checks = doc.run_checks(ctx, adopt_foreign=adopt_foreign and fix)
+    only = host or ctx.host_option
+    checks = doc.run_checks(ctx, adopt_foreign=adopt_foreign and fix, only=only)
     if fix:
         def confirm(what: str) -> bool:
             if yes:
@@ -39,11 +42,11 @@ def doctor(
                 return False
             return typer.confirm(what + "?")
 
-        done = doc.fix(ctx, checks, confirm)
+        done = doc.fix(ctx, checks, confirm, only)
         for line in done:
             print(f"fixed: {line}", file=sys.stderr)
         if done:
-            checks = doc.run_checks(ctx)  # what is left (foreign ones stay foreign)
+            checks = doc.run_checks(ctx, only=only)  # what is left (foreign ones stay foreign)
     if as_json:
         print_json(doc.as_json(checks))
     else:
@@ -79,9 +82,11 @@ def trust(
     from ..fsutil import atomic_write
     from ..reach import ca
     from ..reach import trust as tr
+    from ..reach.router import engine_name
 
-    pem = tr.fetch_ca(context_of(c), known_home_id())
-    path, changed = ca.save(pem)
+    ctx = context_of(c)
+    pem = tr.fetch_ca(ctx, known_home_id())
+    path, changed = ca.save(pem, engine_name(ctx))
     print(f"cilo's router CA certificate: {path}{'' if changed else ' (unchanged)'}")
     if output is not None:
         atomic_write(output.absolute(), pem, 0o644)

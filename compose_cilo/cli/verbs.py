@@ -99,7 +99,7 @@ def _up_in_background(c: typer.Context, env: str, req: Request) -> None:
     code = dropin.run(ctx, env, req._replace(args=("--detach", "--remove-orphans", *req.args)))
     if code == 0:
         record = get_env(ctx, env, check_options=False)
-        print(output.env_status(record, urls(record)))
+        print(output.env_status(record, urls(record, ctx.host)))
     raise typer.Exit(code)
 
 

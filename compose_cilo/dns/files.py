@@ -108,15 +108,24 @@ def _state_doc(state_doc: StateLike | None) -> StateLike:
     return read_state().doc
 
 
+def router_addresses(doc: StateLike) -> dict[str, str | None]:
+    """Per zone key: the address of its engine's router when that engine is reached
+    through one (its names answer the router, which proxies to the copies), else None."""
+    hosts = document_of(doc).get("hosts", {})
+    out: dict[str, str | None] = {}
+    for key, (host, _) in zone.placed(doc).items():
+        reach = (hosts.get(host) or {}).get("reach") or {}
+        out[key] = reach["address"] if reach.get("mode") == "router" else None
+    return out
+
+
 def render(state_doc: StateLike | None = None, p: DnsPaths | None = None) -> Rendered:
     """Validate and render from a state document (None: the state file); writes nothing."""
     p = p or dns_paths()
     suffix, port = config.dns_suffix(), config.dns_port()
     doc = _state_doc(state_doc)
     recs = zone.records(doc, suffix)
-    reach = (document_of(doc).get("hosts", {}).get("local") or {}).get("reach") or {}
-    if reach.get("mode") == "router":  # names answer the router, which proxies to the copies
-        recs = zone.answered_at(recs, reach["address"])
+    recs = zone.answered_at(recs, router_addresses(doc))
     ups = detect_upstreams(port)
     main = render_main_config(recs, port=port, hosts_dir=str(p.hosts_dir),
                               servers_file=str(p.servers), upstreams=ups.servers)

@@ -31,10 +31,11 @@ from typing import Any
 
 from ..errors import CiloError
 from ..model import LABEL_HOSTNAMES as HOSTNAMES_LABEL
-from ..names import ENV_NAME_RE, PROJECT_NAME_RE, project_dns_label
-from ..state.document import LOCAL_HOST, StateLike, document_of
+from ..names import project_dns_label
+from ..state.document import StateLike, document_of
 from .labels import MAX_NAME, check_suffix, hostname_problem, is_dns_name, pick_ingress, service_label
 from .labels import shown as _shown
+from .placement import environments, placed, served_hosts, zone_key
 
 RANK_QUALIFIED, RANK_HOSTNAME_QUALIFIED, RANK_SHORT, RANK_HOSTNAME_SHORT = 0, 1, 2, 3
 
@@ -100,21 +101,6 @@ class _Plan:
     notes: list[str]
 
 
-def local_environments(state_doc: StateLike) -> dict[str, dict[str, Any]]:
-    """The environments of the local engine (others are not reachable from this host)."""
-    doc = document_of(state_doc)
-    host = doc.get("hosts", {}).get(LOCAL_HOST) or {}
-    envs = dict(sorted((host.get("environments") or {}).items()))
-    for key in envs:
-        project, sep, env = key.partition("/")
-        if not (sep and PROJECT_NAME_RE.fullmatch(project) and ENV_NAME_RE.fullmatch(env)):
-            raise CiloError(
-                f'state has an environment "{_shown(key)}" that is not PROJECT/ENV; '
-                "run docker cilo doctor or restore the state file"
-            )
-    return envs
-
-
 def _split_key(key: str) -> tuple[str, str]:
     project, _, env = key.partition("/")
     return project, env
@@ -173,7 +159,7 @@ def _namespace_of(name: str, namespaces: Mapping[str, list[str]]) -> list[str] |
 
 def _plan(state_doc: StateLike, suffix: str) -> _Plan:
     check_suffix(suffix)
-    envs = local_environments(state_doc)
+    envs = environments(state_doc)
     plan = _Plan(owners={}, namespaces={}, ingress={}, notes=[])
     for key in envs:
         project, env = _split_key(key)
@@ -245,7 +231,8 @@ def _subnet(key: str, record: Mapping[str, Any]) -> list[ipaddress.IPv4Network]:
 def records(state_doc: StateLike, suffix: str) -> DnsRecords:
     """Every name served and its addresses. CiloError for anything unclean in the state."""
     plan = _plan(state_doc, suffix)
-    envs = local_environments(state_doc)
+    served = served_hosts(document_of(state_doc))
+    envs = {k: r for k, (h, r) in placed(state_doc).items() if h in served}
     by_env: dict[str, dict[str, IPs]] = {}
     problems: list[str] = []
     addresses: dict[tuple[str, str], IPs] = {}
@@ -331,23 +318,31 @@ def owners(state_doc: StateLike, suffix: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def answered_at(recs: DnsRecords, address: str) -> DnsRecords:
-    """The same names, each answering `address` (the router's) instead of its containers'."""
-    envs = {k: EnvRecords(e.key, e.project, e.env, {n: (address,) for n in e.names},
-                          {d: (address,) for d in e.wildcards}) for k, e in recs.envs.items()}
+def answered_at(recs: DnsRecords, address: str | Mapping[str, str | None]) -> DnsRecords:
+    """The same names, each answering a router's address instead of its containers': one
+    address for all, or per zone key (None: that environment's own addresses)."""
+    def at(key: str) -> str | None:
+        return address if isinstance(address, str) else address.get(key)
+
+    envs = {k: e if (a := at(k)) is None else
+            EnvRecords(e.key, e.project, e.env, {n: (a,) for n in e.names}, {d: (a,) for d in e.wildcards})
+            for k, e in recs.envs.items()}
     return DnsRecords(suffix=recs.suffix, envs=envs, notes=recs.notes)
 
 
 # ---------------------------------------------------------------- names for people
 
 
-def names_for_env(state_doc: StateLike, key: str, suffix: str) -> dict[str, list[str]]:
-    """Each service's names, the one to use first (short if served, else qualified).
+def names_for_env(state_doc: StateLike, key: str, suffix: str, host: str | None = None) -> dict[str, list[str]]:
+    """Each service's names, the one to use first (short if served, else qualified), of
+    environment `key` (a zone key; with `host`: PROJECT/ENV of that host).
 
     Independent of whether the environment runs, so `status` can show its URLs.
     """
+    if host is not None:
+        key = zone_key(state_doc, host, key) or key
     plan = _plan(state_doc, suffix)
-    record = local_environments(state_doc).get(key)
+    record = environments(state_doc).get(key)
     if record is None:
         return {}
     owned: dict[str, list[tuple[int, str]]] = {}

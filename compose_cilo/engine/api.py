@@ -154,6 +154,11 @@ class EngineAPI(Protocol):
     # engine objects
     def version(self) -> str: ...
 
+    def ping(self, timeout: float) -> str:
+        """The engine's version if it answers within `timeout` seconds, else
+        EngineUnreachable: a bounded probe of an engine that may be gone."""
+        ...
+
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
         """Networks (all, or those with all `labels`), sorted by name, in one call."""
         ...

@@ -124,6 +124,25 @@ class EngineCommon:
     def remove_folder(self, folder: Path, image: str) -> None:
         self.runner.remove_folder(folder, image)
 
+    def ping(self, timeout: float) -> str:
+        """The engine's version if it answers within `timeout` seconds, else EngineUnreachable
+        (the docker CLI is stopped then: a stopped ssh engine would hold it ~30 s)."""
+        import subprocess
+
+        from ..errors import EngineUnreachable
+
+        argv = [*self.opts.argv(), "version", "--format", "{{.Server.Version}}"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise EngineUnreachable(f"no answer within {timeout:.0f} s") from None
+        except FileNotFoundError:
+            raise EngineError(f"{argv[0]} not found; install Docker") from None
+        if proc.returncode != 0 or not proc.stdout.strip():
+            lines = proc.stderr.strip().splitlines()
+            raise EngineUnreachable(lines[-1] if lines else f"docker version exited {proc.returncode}")
+        return proc.stdout.strip()
+
     # the router, through the docker CLI (create, cp, start, exec: the same for every engine)
     def info(self) -> EngineInfo:
         import json

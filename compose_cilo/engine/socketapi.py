@@ -66,20 +66,31 @@ def _context_host(name: str, config: str | None) -> str | None:
     return host if isinstance(host, str) else None
 
 
-def resolve_host(host: str | None, context: str | None, config: str | None) -> str | None:
-    """The engine endpoint the docker CLI would use, or None if we cannot tell cheaply."""
+def context_name(host: str | None, context: str | None, config: str | None) -> str | None:
+    """The docker context the docker CLI would use (`default` included), or None when `-H`
+    or DOCKER_HOST names the engine instead."""
     if host:
-        return host
+        return None
     ctx = context or os.environ.get("DOCKER_CONTEXT")
     if not ctx and os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
+        return None
     if not ctx:
         try:
             cfg = json.loads((_docker_config_dir(config) / "config.json").read_text())
             ctx = cfg.get("currentContext")
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             ctx = None
-    if not ctx or ctx == "default":
+    return str(ctx) if ctx else "default"
+
+
+def resolve_host(host: str | None, context: str | None, config: str | None) -> str | None:
+    """The engine endpoint the docker CLI would use, or None if we cannot tell cheaply."""
+    if host:
+        return host
+    ctx = context_name(host, context, config)
+    if ctx is None:
+        return os.environ["DOCKER_HOST"]
+    if ctx == "default":
         return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
     return _context_host(ctx, config)
 

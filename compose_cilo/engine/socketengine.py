@@ -57,6 +57,14 @@ class SocketEngine(EngineCommon):
     def info(self) -> EngineInfo:
         return EngineInfo.of(self._request("docker info", "GET", "/info"))
 
+    def ping(self, timeout: float) -> str:
+        api = DockerAPI(self.api.path, timeout=timeout)
+        try:
+            with self._typed("docker version"):
+                return str(api.request("GET", "/version")["Version"])
+        except TimeoutError:
+            raise EngineUnreachable(f"no answer within {timeout:.0f} s") from None
+
     def networks(self, labels: dict[str, str] | None = None) -> list[NetworkInfo]:
         raw = self._request("listing docker networks", "GET", "/networks",
                             query=DockerAPI.label_filters(labels))

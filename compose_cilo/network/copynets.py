@@ -30,7 +30,7 @@ def wanted(model: ProjectModel, env_network: str) -> dict[str, str]:
             for n in override.copy_networks(model)}
 
 
-def reserve(st: store.State, record: Record, model: ProjectModel,
+def reserve(st: store.State, host: str, record: Record, model: ProjectModel,
             external: list[Any]) -> None:
     """Record a subnet for each network the copy needs and has none for (inside the lock);
     forget those the project no longer has (their docker networks go at destroy)."""
@@ -40,7 +40,7 @@ def reserve(st: store.State, record: Record, model: ProjectModel,
     for gone in [k for k in nets if k not in want]:
         del nets[gone]
     missing = [k for k in sorted(want) if k not in nets]
-    subnets = envnet.allocate_many(st, key, external, len(missing), envnet.record_subnets(record))
+    subnets = envnet.allocate_many(st, host, key, external, len(missing), envnet.record_subnets(record))
     for k, subnet in zip(missing, subnets, strict=True):
         nets[k] = {"name": want[k], "subnet": subnet}
 
@@ -60,18 +60,18 @@ def _spec_for(record: Record, model: ProjectModel, key: str | None,
         name, subnet, compose_key, record["project"], record["name"], user, home)
 
 
-def _reallocate(engine: EngineAPI, record: Record, key: str | None, routes: Callable[[], list[Any]]
-                ) -> Callable[[list[ipaddress.IPv4Network]], str]:
+def _reallocate(engine: EngineAPI, host: str, record: Record, key: str | None,
+                routes: Callable[[], list[Any]]) -> Callable[[list[ipaddress.IPv4Network]], str]:
     env = env_key(record["project"], record["name"])
 
     def reallocate(refused: list[ipaddress.IPv4Network]) -> str:
         external = envnet.engine_taken(engine, routes())
         with store.mutate() as st:
-            rec = st.environments().get(env)
+            rec = st.environments(host).get(env)
             if rec is None:
                 raise DestroyedMeanwhile(env)
             held = [ipaddress.IPv4Network(s) for s in envnet.record_subnets(rec)]
-            subnet = envnet.allocate(st, env, external, [*refused, *held])
+            subnet = envnet.allocate(st, host, env, external, [*refused, *held])
             if key is None:
                 rec["subnet"] = subnet
             else:
@@ -81,7 +81,7 @@ def _reallocate(engine: EngineAPI, record: Record, key: str | None, routes: Call
     return reallocate
 
 
-def ensure(engine: EngineAPI, record: Record, model: ProjectModel, home: str | None,
+def ensure(engine: EngineAPI, host: str, record: Record, model: ProjectModel, home: str | None,
            routes: Callable[[], list[Any]]) -> Record:
     """Create each of the copy's networks that the engine lacks; returns the record with
     the subnets they got (another one when the engine refused the recorded one).
@@ -105,7 +105,7 @@ def ensure(engine: EngineAPI, record: Record, model: ProjectModel, home: str | N
         if name in present:
             continue
         spec = _spec_for(record, model, key, ownership.record_home(record, home))
-        got = envnet.create_with_retry(engine, spec, subnet, _reallocate(engine, record, key, routes))
+        got = envnet.create_with_retry(engine, spec, subnet, _reallocate(engine, host, record, key, routes))
         if key is None:
             record["subnet"] = got
         else:

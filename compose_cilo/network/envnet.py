@@ -56,29 +56,33 @@ def record_subnets(record: dict) -> list[str]:
     return [record["subnet"], *(n["subnet"] for _, n in sorted(record.get("networks", {}).items()))]
 
 
-def state_taken(st: State, except_key: str | None = None) -> list[subnets.Taken]:
+def state_taken(st: State, host: str, except_key: str | None = None) -> list[subnets.Taken]:
+    """The subnets the environments of one engine hold (another engine's are its own to
+    use: two engines may give the same /24 to different copies)."""
     return [
         subnets.Taken.environment(ipaddress.IPv4Network(subnet), key)
-        for _, key, env in st.all_environments()
+        for key, env in sorted(st.environments(host).items())
         if key != except_key
         for subnet in record_subnets(env)
     ]
 
 
 def allocate(
-    st: State, key: str, external: list[subnets.Taken], exclude: list[ipaddress.IPv4Network]
+    st: State, host: str, key: str, external: list[subnets.Taken], exclude: list[ipaddress.IPv4Network]
 ) -> str:
+    """A free subnet for environment `key` of engine `host`: free of that engine's networks
+    and routes (`external`) and of what its other environments hold."""
     pool = subnets.configured_pool()
-    return str(subnets.allocate(pool, [*external, *state_taken(st, key)], exclude=exclude))
+    return str(subnets.allocate(pool, [*external, *state_taken(st, host, key)], exclude=exclude))
 
 
-def allocate_many(st: State, key: str, external: list[subnets.Taken], count: int,
+def allocate_many(st: State, host: str, key: str, external: list[subnets.Taken], count: int,
                   keep: list[str]) -> list[str]:
     """`count` more free subnets for environment `key`, besides the ones it `keep`s."""
     held = [ipaddress.IPv4Network(s) for s in keep]
     out: list[str] = []
     for _ in range(count):
-        out.append(allocate(st, key, external, [*held, *map(ipaddress.IPv4Network, out)]))
+        out.append(allocate(st, host, key, external, [*held, *map(ipaddress.IPv4Network, out)]))
     return out
 
 

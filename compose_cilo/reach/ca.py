@@ -9,14 +9,17 @@ from .. import paths
 from ..fsutil import atomic_write
 
 
-def ca_file() -> Path:
-    """Where the CA certificate is written (one per cilo home)."""
-    return paths.cilo_home() / "router" / "root.crt"
+def ca_file(engine: str = "local") -> Path:
+    """Where the CA certificate of one engine's router is written: router/root.crt for
+    this machine's engine (`local`), router/ENGINE/root.crt for another one's (each
+    engine's router has its own CA)."""
+    folder = paths.cilo_home() / "router"
+    return folder / "root.crt" if engine == "local" else folder / engine / "root.crt"
 
 
-def save(pem: str) -> tuple[Path, bool]:
+def save(pem: str, engine: str = "local") -> tuple[Path, bool]:
     """Write the CA file atomically; (its path, whether it changed)."""
-    path = ca_file()
+    path = ca_file(engine)
     changed = not path.is_file() or path.read_text() != pem
     if changed:
         paths.ensure_private_dir(path.parent)

@@ -21,7 +21,6 @@ from ..engine.api import ContainerInfo, RouterSpec
 from ..errors import EngineError
 from ..model import LABEL_HOME, LABEL_ROUTER
 from ..override import CA_DIR
-from ..state.document import LOCAL_HOST  # the CA volume: in the router (written by cilo) and, read-only, in copies
 from . import routes
 from .mode import Reach, decide, is_loopback
 
@@ -150,41 +149,43 @@ def sync(ctx: Context, home: str | None, *, keep: bool = False, force: bool = Fa
     if home is None:
         return None
     from ..fsutil import turn
+    from ..queries import current_host
     from ..state import store
 
-    with turn(_lock(), "changing cilo's router"):
+    host = current_host(ctx)
+    with turn(_files(host) / "sync.lock", "changing cilo's router"):
         doc = store.read_state().doc
-        if without:
+        if without and host in doc["hosts"]:
             doc = copy.deepcopy(doc)
-            doc["hosts"][LOCAL_HOST]["environments"].pop(without, None)
-        return _sync(ctx, doc, home, keep, force)
+            doc["hosts"][host]["environments"].pop(without, None)
+        return _sync(ctx, doc, host, home, keep, force)
 
 
-def _lock() -> Path:
+def _files(host: str | None) -> Path:
+    """cilo's files about one engine's router: its lock, what it was last given."""
     from .. import paths
 
-    return paths.cilo_home() / "router" / "sync.lock"
+    return paths.cilo_home() / "router" / "engines" / (host or "unknown")
 
 
-def _applied() -> Path:
+def _applied(host: str | None) -> Path:
     """What cilo last gave the router: its container id, then its Caddyfile."""
-    from .. import paths
-
-    return paths.cilo_home() / "router" / "applied"
+    return _files(host) / "applied"
 
 
-def _sync(ctx: Context, doc: dict[str, Any], home: str, keep: bool, force: bool) -> ContainerInfo | None:
+def _sync(ctx: Context, doc: dict[str, Any], host: str | None, home: str, keep: bool, force: bool
+          ) -> ContainerInfo | None:
     from ..errors import NotFound
     from ..fsutil import atomic_write
 
     reach = reach_of(ctx)
-    found = routes.routes(doc, settings.current().dns_suffix) if reach.mode == "router" else []
+    found = routes.routes(doc, settings.current().dns_suffix, host) if reach.mode == "router" else []
     existing = find(ctx, home)
     if not found and not (keep and reach.mode == "router"):
         if existing:
             ctx.engine.remove_containers([existing.id])
         return None
-    envs = routes.zone.local_environments(doc)
+    envs = routes.zone.environments(doc, host)
     aliases: dict[str, set[str]] = {}
     for r in found:
         aliases.setdefault(envs[r.key]["network"], set()).update(n for n in r.names if not n.startswith("*"))
@@ -198,7 +199,7 @@ def _sync(ctx: Context, doc: dict[str, Any], home: str, keep: bool, force: bool)
                                 {n: tuple(sorted(a)) for n, a in aliases.items()})
         started = find(ctx, home)
         if started:
-            atomic_write(_applied(), f"{started.id}\n{config}")
+            atomic_write(_applied(host), f"{started.id}\n{config}")
         return started
     joined = set(existing.addresses)
     for net in networks:
@@ -208,17 +209,17 @@ def _sync(ctx: Context, doc: dict[str, Any], home: str, keep: bool, force: bool)
             except NotFound:  # the copy's network went meanwhile: its routes go with the next change
                 pass
     stale = sorted(n for n in joined - set(networks) if n.startswith(COPY_NETWORK_PREFIX))
-    if force or not _is_applied(existing.id, config):
+    if force or not _is_applied(host, existing.id, config):
         ctx.engine.reload_router(existing.name, CONFIG_PATH, config)
-        atomic_write(_applied(), f"{existing.id}\n{config}")
+        atomic_write(_applied(host), f"{existing.id}\n{config}")
     for net in stale:
         ctx.engine.disconnect_network(net, existing.name)
     return existing
 
 
-def _is_applied(router_id: str, config: str) -> bool:
+def _is_applied(host: str | None, router_id: str, config: str) -> bool:
     try:
-        return _applied().read_text() == f"{router_id}\n{config}"
+        return _applied(host).read_text() == f"{router_id}\n{config}"
     except OSError:
         return False
 
@@ -229,7 +230,7 @@ def ensure_ca(ctx: Context, home: str) -> str:
     from . import ca
 
     existing = find(ctx, home)
-    cached = ca.ca_file()
+    cached = ca.ca_file(engine_name(ctx))
     if existing and existing.state == "running" and cached.is_file():
         return cached.read_text()
     for attempt in (1, 2):
@@ -246,7 +247,7 @@ def ensure_ca(ctx: Context, home: str) -> str:
             # a router made before its CA volume existed (an older cilo): made again, on
             # the same data volume when it had one
             ctx.engine.remove_containers([router.id])
-    ca.save(pem)
+    ca.save(pem, engine_name(ctx))
     return pem
 
 
@@ -278,11 +279,24 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
 
     key = record_key(record)
     if record.get("status") == "running":
+        from ..queries import ctx_host
+
         with store.mutate() as st:
-            if key in st.environments():
-                st.environments()[key]["status"] = "stopped"
+            envs = st.environments(ctx_host(ctx))
+            if key in envs:
+                envs[key]["status"] = "stopped"
     if existing is not None:
         sync(ctx, home, without=key)
+
+
+def engine_name(ctx: Context) -> str:
+    """The short name of the command's engine (`local` for one state does not know yet)."""
+    from ..queries import current_host
+    from ..state import store
+    from ..state.document import host_name
+
+    host = current_host(ctx)
+    return host_name(store.read_state().doc, host) if host else "local"
 
 
 def running(ctx: Context, home: str) -> ContainerInfo | None:

@@ -28,12 +28,13 @@ class Route(NamedTuple):
     upstreams: tuple[str, ...]  # "ADDRESS:PORT"
 
 
-def routes(state_doc: StateLike, suffix: str) -> list[Route]:
-    """The routes of every running copy of the local engine, in a stable order."""
+def routes(state_doc: StateLike, suffix: str, host: str | None) -> list[Route]:
+    """The routes of every running copy of one engine (`host`), in a stable order; `key`
+    is the copy's zone key (PROJECT/ENV, dns/zone.py)."""
     doc = document_of(state_doc)
     recs = zone.records(doc, suffix)
     owner = zone.owners(doc, suffix)
-    envs = zone.local_environments(doc)
+    envs = zone.environments(doc, host) if host is not None else {}
     names: dict[tuple[str, str], list[str]] = {}
     addresses: dict[tuple[str, str], tuple[str, ...]] = {}
     for env in recs.envs.values():
@@ -45,6 +46,8 @@ def routes(state_doc: StateLike, suffix: str) -> list[Route]:
                 addresses[target] = ips
     out = []
     for (key, service), found in sorted(names.items()):
+        if key not in envs:
+            continue  # another engine's copy: its own router routes it
         port = envs[key]["services"].get(service, {}).get("http_port") or DEFAULT_HTTP_PORT
         out.append(Route(key, service, tuple(sorted(found)),
                          tuple(f"{ip}:{port}" for ip in addresses[(key, service)])))

@@ -21,6 +21,17 @@ from typing import Any, NamedTuple
 
 from ..errors import StateError, UsageError
 from .document import LOCAL_HOST
+from .steps import (
+    Unconvertible,
+    v2_to_v3,
+    v3_to_v2,
+    v3_to_v4,
+    v4_to_v3,
+    v4_to_v5,
+    v5_to_v4,
+    v5_to_v6,
+    v6_to_v5,
+)
 
 # Every command reads the state, few migrate it: the converters import what they need
 # (names, paths, compose file discovery, ingress rules) only when they run.
@@ -44,15 +55,6 @@ STATUS_V1_TO_V2 = {
     "failed": "error",
     "dead": "error",
 }
-
-
-class Unconvertible(Exception):
-    """A document the converter cannot express in the other version (field, problem)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 class Migration(NamedTuple):
@@ -183,81 +185,6 @@ def v2_to_v1(doc: Doc) -> Doc:
     }
 
 
-# --- version 2 <-> version 3 --------------------------------------------------------------
-# Version 3 records, beside each environment's own network, the other networks cilo
-# creates for it (one per network of the user's project that is not external), each with
-# its subnet from cilo's pool. Version 2 environments had none.
-
-
-def _hosts_map(doc: Doc, version: int, change: Callable[[Doc], None]) -> Doc:
-    out = copy.deepcopy(doc)
-    out["version"] = version
-    for host in out["hosts"].values():
-        for rec in host["environments"].values():
-            change(rec)
-    return out
-
-
-def v2_to_v3(doc: Doc) -> Doc:
-    return _hosts_map(doc, 3, lambda rec: rec.setdefault("networks", {}))
-
-
-def _drop_v3_fields(rec: Doc) -> None:
-    rec.pop("networks", None)
-    rec.pop("dotenv_dir", None)
-    rec.pop("foreign_home", None)
-
-
-def v3_to_v2(doc: Doc) -> Doc:
-    out = _hosts_map(doc, 2, _drop_v3_fields)
-    out.pop("home_id", None)
-    return out
-
-
-# --- version 3 <-> version 4 --------------------------------------------------------------
-# Version 4 records how the host reaches each engine's copies (`hosts.H.reach`: direct, or
-# through cilo's router) and each service's HTTP port for the router. Both are optional:
-# `up` records them; version 3 had neither.
-
-
-def v3_to_v4(doc: Doc) -> Doc:
-    return _hosts_map(doc, 4, lambda rec: None)
-
-
-def _drop_v4_fields(rec: Doc) -> None:
-    for svc in rec.get("services", {}).values():
-        svc.pop("http_port", None)
-
-
-def v4_to_v3(doc: Doc) -> Doc:
-    out = _hosts_map(doc, 3, _drop_v4_fields)
-    for host in out["hosts"].values():
-        host.pop("reach", None)
-    return out
-
-
-# --- version 4 <-> version 5 --------------------------------------------------------------
-# Version 5 records whether a copy publishes its services' ports on ephemeral host ports
-# (`publish`) and the ports the engine published (`published`, on services and replicas).
-# All optional: version 4 copies published nothing.
-
-
-def v4_to_v5(doc: Doc) -> Doc:
-    return _hosts_map(doc, 5, lambda rec: None)
-
-
-def _drop_v5_fields(rec: Doc) -> None:
-    rec.pop("publish", None)
-    for svc in rec.get("services", {}).values():
-        svc.pop("published", None)
-        for replica in svc.get("replicas", []):
-            replica.pop("published", None)
-
-
-def v5_to_v4(doc: Doc) -> Doc:
-    return _hosts_map(doc, 4, _drop_v5_fields)
-
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, v1_to_v2, v2_to_v1,
@@ -279,6 +206,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         5, v4_to_v5, v5_to_v4,
         down_drops="whether copies publish their ports and the host ports published (the "
         "containers keep them until their next up; a version-4 cilo's up removes them)",
+    ),
+    Migration(
+        6, v5_to_v6, v6_to_v5,
+        down_drops="engines other than this machine's (refused while they have environments), "
+        "each engine's name, endpoint, context and ID (this machine's engine becomes `local` "
+        "again), and the remote folders of ssh workspaces (they stay on those machines)",
     ),
 )
 OLDEST = MIGRATIONS[0].version - 1

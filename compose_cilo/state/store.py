@@ -3,7 +3,7 @@
 `read_state()` is for read-only commands; `mutate()` is the only way to change the file:
 
     with mutate() as st:
-        st.environments()["shop/dev"] = record
+        st.environments(host)["shop/dev"] = record
 
 The lock covers only the read-modify-write; slow engine work happens outside it. A file
 of an older version is migrated the first time any command reads it (inside the lock,
@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from .. import paths
 from . import files, migrations
-from .document import LOCAL_HOST, State, new_host
+from .document import LOCAL_HOST, State
 from .files import backup_path, backups, lock_timeout, locked, permission_problems
 from .validation import check_for, validate, validate_raw, validator
 
@@ -39,7 +39,8 @@ STATE_VERSION = migrations.LATEST
 
 
 def empty_state() -> dict[str, Any]:
-    return {"version": STATE_VERSION, "hosts": {LOCAL_HOST: new_host(LOCAL_HOST)}}
+    """A state with no engine yet: the first environment registers its engine's host."""
+    return {"version": STATE_VERSION, "hosts": {}}
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -37,7 +37,8 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     """
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            # beside a $ref, only annotations (description) are used here: they change nothing
             return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
         return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
     if isinstance(node, list):

@@ -30,6 +30,7 @@ from compose_cilo import paths
 from compose_cilo.errors import StateError
 from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project, need, sample_record
+from tests.fakes import envs_of
 
 WORKERS = 6
 SECONDS = float(os.environ.get("CILO_CRASH_SECONDS", "20"))
@@ -147,7 +148,7 @@ def check_state_invariants() -> dict:
         assert not any(a.overlaps(b) for b in subnets[i + 1:]), f"overlapping subnet {a}"
     for key, r in envs.items():
         assert key == f"{r['project']}/{r['name']}"
-    assert set(store.read_state().environments()) == set(envs)  # the store reads it too
+    assert set(envs_of(store.read_state())) == set(envs)  # the store reads it too
     return envs
 
 
@@ -237,7 +238,7 @@ while True:
     if i == 1:  # one write is done, so the file exists whenever the kill lands
         print("ready", flush=True)
     with state.mutate() as st:
-        envs = st.environments()
+        envs = envs_of(st)
         key = f"shop/e{{i % 24}}"
         if envs.pop(key, None) is None:
             used = {{r["subnet"] for r in envs.values()}}
@@ -297,7 +298,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(
     monkeypatch.setenv("CILO_STATE_PATH", str(tiny_disk / "state.json"))
     record = sample_record()
     with store.mutate() as st:
-        st.environments()["shop/dev"] = record
+        envs_of(st)["shop/dev"] = record
     before = paths.state_path().read_bytes()
     filler = tiny_disk / "filler"
     with contextlib.suppress(OSError), filler.open("wb") as f:
@@ -307,7 +308,7 @@ def test_a_full_disk_leaves_the_previous_state_intact(
     with pytest.raises(StateError, match=r"cannot write state file .*state.json \(No space left "
                                          r"on device\); the previous state is intact"):
         with store.mutate() as st:
-            st.environments()["shop/dev"]["profiles"] = ["p" * 100] * 100
+            envs_of(st)["shop/dev"]["profiles"] = ["p" * 100] * 100
     assert paths.state_path().read_bytes() == before
     assert not list(tiny_disk.glob(".cilo-tmp-*"))
-    assert store.read_state().environments()["shop/dev"] == record
+    assert envs_of(store.read_state())["shop/dev"] == record

@@ -16,6 +16,7 @@ import pytest
 
 from compose_cilo.dns import dnsmasq, process, query, zone
 from compose_cilo.errors import CiloError
+from tests.fakes import envs_of
 
 from .dns_fixtures import DnsEnv, dns_env, environment, envs_of, service, state_doc  # noqa: F401
 
@@ -328,7 +329,7 @@ def test_dns_commands(dns_env: DnsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     from compose_cilo.state import store
 
     with store.mutate() as st:
-        st.environments()["shop/dev"] = shop_dev()
+        envs_of(st)["shop/dev"] = shop_dev()
     runner = CliRunner()
     out = runner.invoke(dns_app, ["start"])
     assert out.exit_code == 0, out.output

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cilo, copy_project
+from tests.fakes import envs_of
 
 pytestmark = pytest.mark.engine
 
@@ -147,7 +148,7 @@ def test_options_on_an_existing_environment_are_applied_or_refused(shop: Path, c
     assert status["services"]["debug"]["status"] == "running"
     from compose_cilo.state import store
 
-    assert store.read_state().environments()[f"shop/{env}"]["profiles"] == ["full"]
+    assert envs_of(store.read_state())[f"shop/{env}"]["profiles"] == ["full"]
     # other commands use what is recorded: other options are refused with the way out
     refused = cilo("--profile", "other", "logs", env, cwd=shop, check=False)
     assert refused.returncode == 1
@@ -156,7 +157,7 @@ def test_options_on_an_existing_environment_are_applied_or_refused(shop: Path, c
     assert copy.returncode == 1 and "--copy takes effect when an environment is created" in copy.stderr
     # profiles apply from anywhere through PROJECT/ENV too
     cilo("--profile", "full", "--profile", "extra", "up", f"shop/{env}", cwd=shop.parent)
-    assert store.read_state().environments()[f"shop/{env}"]["profiles"] == ["full", "extra"]
+    assert envs_of(store.read_state())[f"shop/{env}"]["profiles"] == ["full", "extra"]
 
 
 def test_addressing_from_outside_and_plugin_protocol(shop: Path, cilo: Cilo, unique: str,

@@ -18,6 +18,7 @@ from compose_cilo.engine.options import DockerOptions
 from compose_cilo.queries import Context
 from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project
+from tests.fakes import envs_of
 
 pytestmark = pytest.mark.engine
 
@@ -105,7 +106,7 @@ def test_adopt_foreign_only_when_asked(two_homes: tuple[Path, dict[str, str]], c
     plain = cilo("doctor", "--fix", "--yes", cwd=proj, check=False)
     assert "foreign.environment" in plain.stdout and "adopted" not in plain.stderr
     cilo("doctor", "--fix", "--yes", "--adopt-foreign", cwd=proj, check=False)
-    record = store.read_state().environments()[f"plain/{env}"]
+    record = envs_of(store.read_state())[f"plain/{env}"]
     assert record["foreign_home"] == doc["home_id"]
     cilo("destroy", env, "--force", cwd=proj)  # the adopted one is this home's to remove now
     assert objects("plain", env) == {"containers": [], "networks": [], "volumes": []}
@@ -149,7 +150,7 @@ def test_destroy_removes_what_this_user_cannot_through_the_engine(
     monkeypatch.setenv("CILO_HELPER_IMAGE", test_image)
     teardown.destroy(ctx, env)
     assert not folder.exists(), "the engine's container removed the folder"
-    assert f"plain/{env}" not in store.read_state().environments()
+    assert f"plain/{env}" not in envs_of(store.read_state())
 
 
 def test_destroy_says_what_is_left_and_a_retry_does_not_fail(
@@ -162,5 +163,5 @@ def test_destroy_says_what_is_left_and_a_retry_does_not_fail(
     monkeypatch.setenv("CILO_HELPER_IMAGE", "cilo-test/no-such-image-here")
     teardown.destroy(ctx, env)
     assert any(f"sudo rm -rf {folder}" in s for s in said), said
-    assert f"plain/{env}" not in store.read_state().environments()  # done: nothing to retry
+    assert f"plain/{env}" not in envs_of(store.read_state())  # done: nothing to retry
     assert objects("plain", env) == {"containers": [], "networks": [], "volumes": []}

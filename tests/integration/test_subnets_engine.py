@@ -13,6 +13,7 @@ import pytest
 from compose_cilo import paths
 from compose_cilo.state import store
 from tests.conftest import Cilo, copy_project
+from tests.fakes import envs_of
 
 pytestmark = pytest.mark.engine
 
@@ -69,7 +70,7 @@ def test_skips_docker_networks_and_host_routes(plain: Path, cilo: Cilo, unique: 
     try:
         host_route("10.224.2.0/24")
         cilo("create", f"n-{unique}", cwd=plain)
-        (record,) = store.read_state().environments().values()
+        (record,) = envs_of(store.read_state()).values()
         assert record["subnet"] == "10.224.3.0/24"
         assert docker("network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
                       record["network"]).strip() == "10.224.3.0/24"
@@ -92,10 +93,10 @@ def test_small_pool_exhausts_clearly_and_reuses(plain: Path, cilo: Cilo, unique:
     assert not (cilo_home / "envs" / "plain" / f"c-{unique}").exists()
     assert docker("network", "ls", "-q", "--filter", f"label=cilo.environment=c-{unique}") == ""
 
-    freed = store.read_state().environments()[f"plain/a-{unique}"]["subnet"]
+    freed = envs_of(store.read_state())[f"plain/a-{unique}"]["subnet"]
     cilo("destroy", f"a-{unique}", cwd=plain, env=env)
     cilo("create", f"c-{unique}", cwd=plain, env=env)
-    assert store.read_state().environments()[f"plain/c-{unique}"]["subnet"] == freed
+    assert envs_of(store.read_state())[f"plain/c-{unique}"]["subnet"] == freed
     cilo("destroy", "--all", "--force", cwd=plain, env=env)
     assert engine_snapshot() == before
 

@@ -9,7 +9,7 @@ import pytest
 from compose_cilo.cli.main import run
 from compose_cilo.state import store
 from tests.conftest import sample_record
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, envs_of
 
 
 def DeadEngine() -> FakeEngine:
@@ -18,7 +18,7 @@ def DeadEngine() -> FakeEngine:
 
 def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record()
+        envs_of(st)["shop/dev"] = sample_record()
     assert run(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
     (env,) = json.loads(capsys.readouterr().out)
     assert (env["project"], env["name"], env["subnet"], env["subnet_overlaps"]) == (
@@ -27,7 +27,7 @@ def test_list_all_json_through_typer(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_engine_down_is_a_warning_for_list(capsys: pytest.CaptureFixture[str]) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record()
+        envs_of(st)["shop/dev"] = sample_record()
     assert run(["list", "--all"], engine_factory=DeadEngine) == 0
     out = capsys.readouterr()
     assert "shop" in out.out and "cannot check subnets for overlaps" in out.err
@@ -45,6 +45,6 @@ def test_error_boundary_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_ls_is_list(capsys: pytest.CaptureFixture[str]) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record()
+        envs_of(st)["shop/dev"] = sample_record()
     assert run(["ls", "--all", "--json"], engine_factory=FakeEngine) == 0
     assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["dev"]

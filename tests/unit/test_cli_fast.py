@@ -13,7 +13,7 @@ from compose_cilo.cli import commands, fast
 from compose_cilo.cli.main import main, run
 from compose_cilo.state import store
 from tests.conftest import sample_record
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, envs_of
 
 
 def completion(capsys: pytest.CaptureFixture[str], *words: str) -> list[str]:
@@ -31,7 +31,7 @@ def test_commands_are_offered_in_table_order_without_aliases(capsys: pytest.Capt
 
 def test_env_names_after_a_command_that_takes_env(capsys: pytest.CaptureFixture[str]) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record()
+        envs_of(st)["shop/dev"] = sample_record()
     for command in commands.COMMANDS:
         wanted = ["dev"] if command.takes_env or command.compose_verb else []
         assert completion(capsys, "cilo", command.name, "") == wanted, command
@@ -54,7 +54,7 @@ def test_hot_paths_do_not_import_typer(argv: list[str]) -> None:
 
 def test_the_same_list_from_the_hot_path_and_from_typer(capsys: pytest.CaptureFixture[str]) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record()
+        envs_of(st)["shop/dev"] = sample_record()
     shown = []
     for entry in (main, run):
         assert entry(["list", "--all", "--json"], engine_factory=FakeEngine) == 0
@@ -67,8 +67,8 @@ def test_compose_commands_complete_the_services_of_the_copy(capsys: pytest.Captu
     svc = {"ip": None, "container": None, "status": "not created", "ingress": False, "hostnames": [],
            "replicas": []}
     with store.mutate() as st:
-        st.environments()["shop/dev"] = sample_record(services={"web": svc, "db": svc})
-        st.environments()["shop/qa"] = sample_record(env="qa", subnet="10.224.1.0/24", services={"api": svc})
+        envs_of(st)["shop/dev"] = sample_record(services={"web": svc, "db": svc})
+        envs_of(st)["shop/qa"] = sample_record(env="qa", subnet="10.224.1.0/24", services={"api": svc})
     assert completion(capsys, "cilo", "ps", "dev", "") == ["db", "web"]  # ENV named first
     assert completion(capsys, "cilo", "--env", "qa", "logs", "") == ["api"]  # compose's logs of the copy
     assert completion(capsys, "cilo", "exec", "") == ["dev", "qa"]  # nothing selected: ENV first

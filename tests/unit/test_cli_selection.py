@@ -12,7 +12,7 @@ from compose_cilo import selection
 from compose_cilo.cli.main import run
 from compose_cilo.state import store
 from tests.conftest import project_here, sample_record
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, envs_of
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CILO_ENV", raising=False)
     with store.mutate() as st:
         for env in ("dev", "qa", "feat-a"):
-            st.environments()[f"shop/{env}"] = {
+            envs_of(st)[f"shop/{env}"] = {
                 **sample_record(env=env), "project_dir": str(proj), "compose_files": [str(proj / "compose.yaml")],
                 "workspace": f"/work/{env}"}
     return proj
@@ -100,7 +100,7 @@ def test_destroy_acts_on_the_selected_environment(shop: Path, capsys: pytest.Cap
     code, out, err = cilo(capsys, "destroy", "--force")
     assert code == 0, err
     assert out == "environment shop/qa destroyed"
-    assert sorted(store.read_state().environments()) == ["shop/dev", "shop/feat-a"]
+    assert sorted(envs_of(store.read_state())) == ["shop/dev", "shop/feat-a"]
 
 
 def test_an_empty_name_is_a_bad_name_not_a_missing_one(shop: Path, capsys: pytest.CaptureFixture[str],

@@ -15,7 +15,7 @@ from compose_cilo.cli.main import run
 from compose_cilo.queries import Context
 from compose_cilo.state import store
 from tests.conftest import project_here
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, envs_of
 
 COMPOSE = {"services": {"web": {"image": "cilo-test/busybox", "ports": ["8080:80"]},
                         "db": {"image": "cilo-test/busybox"}}}
@@ -53,7 +53,7 @@ def asked(shop: Path) -> list[list[str]]:
 
 
 def envs() -> dict[str, Any]:
-    return store.read_state().environments()
+    return envs_of(store.read_state())
 
 
 def test_a_selected_up_is_composes_up_exactly_after_making_the_copy(

@@ -12,6 +12,7 @@ from compose_cilo.dns import zone
 from compose_cilo.dns.labels import parse_service_labels, pick_ingress
 from compose_cilo.dns.zone import names_for_env, records
 from compose_cilo.errors import CiloError
+from tests.fakes import envs_of
 from tests.integration.dns_fixtures import environment, envs_of, service, state_doc
 
 # Hostile or unclean values a compose file could put in cilo.hostnames.

@@ -29,7 +29,7 @@ def by_id(checks: list[Any]) -> dict[str, Any]:
 
 
 def test_an_unreachable_engine_is_one_failed_check_and_no_plan(ctx: Context) -> None:
-    ctx.engine.fail["version"] = "cannot reach the Docker engine (fake)"  # type: ignore[attr-defined]
+    ctx.engine.fail["ping"] = "cannot reach the Docker engine (fake)"  # type: ignore[attr-defined]
     checks = by_id(doctor.run_checks(ctx))
     assert checks["engine.reachable"].status == "fail"
     assert "cannot reach" in checks["engine.reachable"].message
@@ -74,7 +74,7 @@ def test_the_report_groups_checks_and_counts_them(ctx: Context) -> None:
     lifecycle.up(ctx, "dev")
     checks = doctor.run_checks(ctx)
     text = doctor.report(checks)
-    assert text.splitlines()[0] == "engine:"
+    assert text.splitlines()[0] == "engine (local):"
     assert "  ok   engine.reachable" in text
     failed = sum(c.status == "fail" for c in checks)
     assert text.endswith(f"{failed} failed, {sum(c.status == 'warn' for c in checks)} warnings, "

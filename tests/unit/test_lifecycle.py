@@ -22,7 +22,7 @@ from compose_cilo.model import LABEL_ENV, LABEL_HOME, LABEL_NETWORK, LABEL_PROJE
 from compose_cilo.network.subnets import Taken
 from compose_cilo.queries import Context
 from compose_cilo.state import store
-from tests.fakes import FakeEngine
+from tests.fakes import FAKE_HOST, FakeEngine, envs_of
 
 # compose's normalised long syntax, as `docker compose config` writes it
 COMPOSE = {
@@ -90,7 +90,7 @@ def ctx(engine: FakeEngine, dns: FakeDns, shop: Path, said: list[str]) -> Contex
 
 
 def record(key: str = "shop/dev") -> dict[str, Any]:
-    return store.read_state().environments()[key]
+    return envs_of(store.read_state())[key]
 
 
 def test_create_reserves_subnets_networks_and_an_override(ctx: Context, engine: FakeEngine,
@@ -126,7 +126,7 @@ def test_up_starts_the_copy_and_records_its_addresses(ctx: Context, engine: Fake
                                                       dns: FakeDns) -> None:
     rec = lifecycle.up(ctx, "dev")
     assert rec["status"] == "running"
-    assert dns.synced[-1]["hosts"]["local"]["environments"]["shop/dev"]["services"] == rec["services"]
+    assert dns.synced[-1]["hosts"][FAKE_HOST]["environments"]["shop/dev"]["services"] == rec["services"]
     started = {c.service for c in engine.containers_.values()}
     assert started == {"web", "db"}  # `debug` is behind a profile
     web = rec["services"]["web"]
@@ -172,12 +172,12 @@ def test_destroy_removes_only_what_carries_the_environments_labels(ctx: Context,
     env_dir = paths.env_dir("shop", "dev")
     assert env_dir.exists()
     teardown.destroy(ctx, "dev")
-    assert "shop/dev" not in store.read_state().environments()
+    assert "shop/dev" not in envs_of(store.read_state())
     assert not env_dir.exists()
     assert not [c for c in engine.containers_.values() if c.labels.get(LABEL_ENV) == "dev"]
     assert set(engine.networks_) >= {"shop_default", "other_home", "cilo_shop_keep"}
     assert not any(n.startswith("cilo_shop_dev") for n in engine.networks_)
-    assert "shop/keep" in store.read_state().environments()
+    assert "shop/keep" in envs_of(store.read_state())
 
 
 def test_destroy_with_the_engine_down_changes_nothing(ctx: Context, engine: FakeEngine) -> None:
@@ -203,7 +203,7 @@ def test_a_failed_create_leaves_nothing_behind(ctx: Context, engine: FakeEngine)
     with pytest.raises(CiloError, match="permission denied"):
         lifecycle.up(ctx, "dev")
     assert made == ["cilo_shop_dev"]
-    assert store.read_state().environments() == {}
+    assert envs_of(store.read_state()) == {}
     assert not paths.env_dir("shop", "dev").exists()
     assert not any(n.startswith("cilo_shop_dev") for n in engine.networks_)
 
@@ -220,7 +220,7 @@ def test_adopt_rebuilds_a_lost_record_from_labels(ctx: Context, engine: FakeEngi
 
     rec = lifecycle.up(ctx, "dev")
     with store.mutate() as st:
-        del st.environments()["shop/dev"]
+        del envs_of(st)["shop/dev"]
     checks = doctor.run_checks(ctx)
     assert ("orphan.container", "fail") in {(c.id, c.status) for c in checks}
     done = doctor.fix(ctx, checks, confirm=lambda what: False)
@@ -260,7 +260,7 @@ def test_doctor_recreates_a_lost_network_and_restarts_what_stopped(ctx: Context,
     engine.remove_networks(["cilo_shop_dev"])
     lifecycle.stop(ctx, "dev")
     with store.mutate() as st:  # state says running; the engine says stopped
-        st.environments()["shop/dev"]["status"] = "running"
+        envs_of(st)["shop/dev"]["status"] = "running"
     checks = doctor.run_checks(ctx)
     failing = {c.id for c in checks if c.status == "fail"}
     assert failing, checks
@@ -291,9 +291,9 @@ def test_destroy_all_takes_this_projects_environments_only(ctx: Context, engine:
     other.mkdir()
     (other / "compose.yaml").write_text(yaml.safe_dump({"services": {"web": {"image": "x"}}}))
     lifecycle.create(Context(engine, cwd=other, say=ctx.say, routes=ctx.routes, dns=ctx.dns), "a")
-    assert teardown.destroy_all_plan(ctx, every_project=False) == ["shop/a", "shop/b"]
+    assert teardown.destroy_all_plan(ctx, every_project=False) == [(FAKE_HOST, "shop/a"), (FAKE_HOST, "shop/b")]
     assert teardown.destroy_all(ctx, every_project=False) == ["shop/a", "shop/b"]
-    assert list(store.read_state().environments()) == ["blog/a"]
+    assert list(envs_of(store.read_state())) == ["blog/a"]
     assert teardown.destroy_all(ctx, every_project=True) == ["blog/a"]
     assert not engine.networks_
 
@@ -342,7 +342,7 @@ def test_strict_refuses_a_project_that_shares_with_the_users_stack(ctx: Context,
         {"services": {"web": {"image": "x", "network_mode": "host"}}}))
     with pytest.raises(CiloError, match="host"):
         lifecycle.create(ctx, "dev", strict=True)
-    assert store.read_state().environments() == {}
+    assert envs_of(store.read_state()) == {}
 
 
 def test_a_workspace_that_cannot_be_removed_is_said_with_the_command(
@@ -356,7 +356,7 @@ def test_a_workspace_that_cannot_be_removed_is_said_with_the_command(
 
     monkeypatch.setattr(teardown, "remove_tree", refuse)
     teardown.destroy(ctx, "dev")
-    assert "shop/dev" not in store.read_state().environments()  # the engine objects are gone
+    assert "shop/dev" not in envs_of(store.read_state())  # the engine objects are gone
     assert ("remove_folder", (paths.env_dir("shop", "dev"), "cilo-test/busybox")) in engine.calls
     assert any("sudo rm -rf" in line and str(paths.env_dir("shop", "dev")) in line for line in said)
 
@@ -384,4 +384,4 @@ def test_a_destroy_that_removes_the_folder_meanwhile_is_a_clear_error(
     monkeypatch.setattr(lifecycle, "atomic_write", gone)
     with pytest.raises(DestroyedMeanwhile, match="environment shop/dev was destroyed while cilo was preparing it"):
         lifecycle.create(ctx, "dev")
-    assert "shop/dev" not in store.read_state().environments()  # the half-made copy is undone
+    assert "shop/dev" not in envs_of(store.read_state())  # the half-made copy is undone

@@ -62,6 +62,7 @@ def v2_doc(*records: dict) -> dict:
     """A version-2 document (what cilo wrote before version 3)."""
     doc = store.empty_state()
     doc["version"] = 2
+    doc["hosts"]["local"] = {"id": "local", "provider": "docker", "environments": {}}
     for r in records:
         doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
     return doc
@@ -76,6 +77,7 @@ def current_record(project: str = "shop", env: str = "dev", subnet: str = "10.22
 def current_doc(*records: dict) -> dict:
     """A document of the current version (what this cilo writes)."""
     doc = store.empty_state()
+    doc["hosts"]["local"] = {"id": "local", "provider": "docker", "environments": {}}  # unclaimed
     for r in records:
         doc["hosts"]["local"]["environments"][f"{r['project']}/{r['name']}"] = r
     return doc
@@ -246,7 +248,7 @@ def test_v2_to_v3_adds_empty_networks_to_every_record() -> None:
 
 
 def test_v2_to_v3_of_an_empty_state_is_the_empty_state() -> None:
-    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == {**store.empty_state(), "version": 3}
+    assert migrations.migrate(v2_doc(), 3, Path("/s"), check()) == {**v2_doc(), "version": 3}
 
 
 def test_v3_to_v2_drops_the_networks() -> None:
@@ -307,10 +309,19 @@ def test_chain_3_to_1_drops_networks_and_v2_only_fields() -> None:
     }
 
 
-def test_3_to_1_refuses_other_hosts_naming_the_step() -> None:
+def test_down_refuses_other_engines_naming_the_step() -> None:
     doc = current_doc()
-    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker",
+    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker", "name": "remote",
                               "environments": {"shop/dev": current_record()}}
+    with pytest.raises(StateError, match=r"/s.json cannot be migrated from version 6 to 5: "
+                                         r"hosts/remote: version 5 holds only this machine's engine; "
+                                         r"destroy the environments on remote first"):
+        migrations.migrate(doc, 1, Path("/s.json"), check())
+
+
+def test_2_to_1_refuses_other_hosts_naming_the_step() -> None:
+    doc = v2_doc()
+    doc["hosts"]["remote"] = {"id": "remote", "provider": "docker", "environments": {"shop/dev": v2_record()}}
     with pytest.raises(StateError, match=r"/s.json cannot be migrated from version 2 to 1: "
                                          r"hosts/remote: version 1 holds only the local"):
         migrations.migrate(doc, 1, Path("/s.json"), check())
@@ -390,7 +401,7 @@ def test_first_read_migrates_the_file_and_keeps_a_byte_identical_backup(
 ) -> None:
     raw = write_state(v1_doc())
     st = store.read_state()
-    assert set(st.environments()) == {"shop/dev", "blog/qa"}
+    assert set(st.environments("local")) == {"shop/dev", "blog/qa"}
     path = paths.state_path()
     on_disk = json.loads(path.read_text())
     assert on_disk["version"] == store.STATE_VERSION
@@ -405,7 +416,7 @@ def test_first_read_migrates_the_file_and_keeps_a_byte_identical_backup(
 def test_mutate_migrates_before_the_change() -> None:
     write_state(v1_doc())
     with store.mutate() as st:
-        st.environments().pop("blog/qa")
+        st.environments("local").pop("blog/qa")
     doc = json.loads(paths.state_path().read_text())
     assert doc["version"] == store.STATE_VERSION
     assert list(doc["hosts"]["local"]["environments"]) == ["shop/dev"]
@@ -499,7 +510,7 @@ def test_first_read_migrates_a_v2_file_and_keeps_a_byte_identical_backup(
 ) -> None:
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
     st = store.read_state()
-    assert {k: r["networks"] for k, r in st.environments().items()} == \
+    assert {k: r["networks"] for k, r in st.environments("local").items()} == \
         {"shop/dev": {}, "blog/qa": {}}
     path = paths.state_path()
     on_disk = json.loads(path.read_text())
@@ -517,9 +528,9 @@ def test_first_read_migrates_a_v2_file_and_keeps_a_byte_identical_backup(
 def test_mutate_migrates_a_v2_file_before_the_change() -> None:
     raw = write_state(v2_doc(v2_record(), v2_record("blog", "qa", "10.224.7.0/24")))
     with store.mutate() as st:
-        assert st.environments()["shop/dev"]["networks"] == {}
-        st.environments()["shop/dev"]["networks"] = FRONT
-        st.environments().pop("blog/qa")
+        assert st.environments("local")["shop/dev"]["networks"] == {}
+        st.environments("local")["shop/dev"]["networks"] = FRONT
+        st.environments("local").pop("blog/qa")
     doc = json.loads(paths.state_path().read_text())
     assert doc["version"] == store.STATE_VERSION
     assert doc["hosts"]["local"]["environments"] == {"shop/dev": current_record(networks=FRONT)}
@@ -550,13 +561,13 @@ def _fail(*_: object) -> None:
 
 def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "fsync", _fail)
     with pytest.raises(StateError, match=r"cannot write state file .* \(No space left on "
                                          r"device\); the previous state is intact"):
         with store.mutate() as st:
-            st.environments().clear()
+            st.environments("local").clear()
     assert paths.state_path().read_bytes() == before
     assert sorted(p.name for p in paths.state_path().parent.iterdir()) == \
         ["state.json", "state.json.lock", "state.json.valid"]  # the temp file is gone too
@@ -564,12 +575,12 @@ def test_a_full_disk_leaves_the_previous_state_intact(monkeypatch: pytest.Monkey
 
 def test_a_failed_rename_leaves_the_previous_state_intact(monkeypatch: pytest.MonkeyPatch) -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     monkeypatch.setattr(os, "replace", _fail)
     with pytest.raises(StateError, match="the previous state is intact"):
         with store.mutate() as st:
-            st.environments().clear()
+            st.environments("local").clear()
     assert paths.state_path().read_bytes() == before
     assert not list(paths.state_path().parent.glob(".cilo-tmp-*"))
 
@@ -623,7 +634,7 @@ def test_a_failed_backup_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
     """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), as a full disk would."""
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     before = paths.state_path().read_bytes()
     code = (
         "import resource, signal\n"
@@ -631,7 +642,7 @@ def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)}, {len(before)}))\n"
         "with state.mutate() as st:\n"
-        "    st.environments()['shop/dev']['profiles'] = ['x' * 1000]\n"
+        "    st.environments('local')['shop/dev']['profiles'] = ['x' * 1000]\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode != 0
@@ -641,10 +652,10 @@ def test_a_real_write_error_from_the_kernel(tmp_path: Path) -> None:
 
 def test_temp_files_of_a_killed_writer_are_ignored_then_cleaned() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     junk = paths.state_path().parent / ".cilo-tmp-state.json.k1ll3d"
     junk.write_text('{"version": 2, "hos')
-    assert "shop/dev" in store.read_state().environments()
+    assert "shop/dev" in store.read_state().environments("local")
     with store.mutate():
         pass
     assert not junk.exists()
@@ -695,13 +706,13 @@ def test_a_state_path_that_is_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_private_files_have_no_problems() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     assert store.permission_problems() == []
 
 
 def test_files_others_can_read_are_reported() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = current_record()
+        st.environments("local")["shop/dev"] = current_record()
     path = paths.state_path()
     path.chmod(0o644)
     paths.cilo_home().chmod(0o755)
@@ -914,4 +925,32 @@ def test_v4_to_v5_keeps_everything_and_v5_to_v4_drops_published_ports() -> None:
     web = down["hosts"]["local"]["environments"]["shop/dev"]["services"]["web"]
     assert "published" not in web and "published" not in web["replicas"][0]
     assert "publish" not in down["hosts"]["local"]["environments"]["shop/dev"]
-    assert migrations.MIGRATIONS[-1].version == 5 and "publish" in migrations.MIGRATIONS[-1].down_drops
+    assert migrations.MIGRATIONS[3].version == 5 and "publish" in migrations.MIGRATIONS[3].down_drops
+
+
+# --- version 5 <-> version 6 --------------------------------------------------------------
+
+
+def test_v5_to_v6_names_the_local_host_and_v6_to_v5_gives_it_back() -> None:
+    v5 = {**current_doc(current_record(networks=FRONT)), "version": 5}
+    v5["hosts"]["local"]["reach"] = {"mode": "direct", "address": "127.0.0.1", "reason": "auto"}
+    store.validate(v5, Path("/s.json"), 5)
+    up = migrations.migrate(v5, 6, Path("/s.json"), check())
+    store.validate(up, Path("/s.json"), 6)
+    assert up["hosts"] == {"local": v5["hosts"]["local"]}  # unclaimed: no endpoint, named by its key
+    claimed = copy.deepcopy(up)  # what hosts.register makes of it on this machine's engine
+    entry = claimed["hosts"].pop("local")
+    claimed["hosts"]["ABCD:EFGH"] = {**entry, "id": "ABCD:EFGH", "endpoint": "unix:///var/run/docker.sock",
+                                     "local": True}
+    claimed["hosts"]["ABCD:EFGH"]["environments"]["shop/dev"]["remote_workspace"] = "/src/shop"
+    claimed["hosts"]["R:1"] = {"id": "R:1", "provider": "docker", "name": "remote", "environments": {}}
+    store.validate(claimed, Path("/s.json"), 6)
+    down = migrations.migrate(claimed, 5, Path("/s.json"), check())
+    store.validate(down, Path("/s.json"), 5)
+    assert down == v5  # the engine's ID, endpoint and the remote folder go; an empty engine too
+    assert migrations.MIGRATIONS[-1].version == 6 and "endpoint" in migrations.MIGRATIONS[-1].down_drops
+
+
+def test_v5_to_v6_drops_hosts_without_environments() -> None:
+    v5 = {**current_doc(), "version": 5}
+    assert migrations.migrate(v5, 6, Path("/s.json"), check()) == store.empty_state()

@@ -18,7 +18,7 @@ from compose_cilo.queries import Context
 from compose_cilo.reach import ca, ports, router, trust
 from compose_cilo.reach.mode import Reach
 from compose_cilo.state import store
-from tests.fakes import FAKE_CA, FakeEngine
+from tests.fakes import FAKE_CA, FakeEngine, envs_of
 
 from .test_cli_verbs import asked, cilo, engine, shop  # noqa: F401 - fixtures
 from .test_lifecycle import FakeDns
@@ -83,7 +83,7 @@ def test_router_mode_publishes_each_declared_port_and_mounts_the_ca(tmp_path: Pa
     assert engine.files_[(name, "/etc/cilo/ca/root.crt")] == FAKE_CA == ca.ca_file().read_text()
     assert {f"cilo_router_{home}_data", f"cilo_router_{home}_ca"} <= set(engine.volumes_)
     # recorded: the engine's ports, per service and replica
-    web = store.read_state().environments()["shop/dev"]["services"]["web"]
+    web = envs_of(store.read_state())["shop/dev"]["services"]["web"]
     (port,) = web["published"]
     assert (port["target"], port["protocol"], port["host"]) == (80, "tcp", "127.0.0.1") and port["port"] > 32768
     assert web["replicas"][0]["published"] == [port]
@@ -101,11 +101,11 @@ def test_direct_mode_publishes_only_with_publish_and_the_choice_is_kept(tmp_path
     ov = overlay(rec)
     assert ov["services"]["web"]["ports"] == [] and "ports" not in ov["services"]["db"]
     assert "volumes" not in ov  # no router: no CA
-    assert "publish" not in store.read_state().environments()["shop/dev"]
+    assert "publish" not in envs_of(store.read_state())["shop/dev"]
     lifecycle.prepare(ctx, "dev", publish=True)
     assert overlay(rec)["services"]["db"]["ports"] == ["127.0.0.1::5432/tcp"]
     lifecycle.prepare(ctx, "dev")  # kept
-    assert store.read_state().environments()["shop/dev"]["publish"] is True
+    assert envs_of(store.read_state())["shop/dev"]["publish"] is True
     assert overlay(rec)["services"]["db"]["ports"] == ["127.0.0.1::5432/tcp"]
     lifecycle.prepare(ctx, "dev", publish=False)
     assert overlay(rec)["services"]["web"]["ports"] == []
@@ -221,7 +221,7 @@ def test_up_publish_is_kept_port_answers_host_port_and_with_sets_the_variables(
     code, out, _ = cilo(capsys, engine, "up", "dev", "--publish")
     assert code == 0, out
     assert asked(shop) == [["up", "--detach", "--remove-orphans"]]  # --publish is cilo's, not compose's
-    rec = store.read_state().environments()["shop/dev"]
+    rec = envs_of(store.read_state())["shop/dev"]
     assert rec["publish"] is True
     assert overlay(rec)["services"]["web"]["ports"] == ["127.0.0.1::80/tcp"]
     engine.compose_up(env_target(rec), build=False, recreate=False)  # what compose made of it
@@ -234,14 +234,14 @@ def test_up_publish_is_kept_port_answers_host_port_and_with_sets_the_variables(
     assert cilo(capsys, engine, "with", "dev", "--", "sh", "-c", f"echo $CILO_WEB_80 > {seen}")[0] == 0
     assert seen.read_text() == f"127.0.0.1:{port['port']}\n"
     assert cilo(capsys, engine, "up", "dev", "--no-publish")[0] == 0
-    assert store.read_state().environments()["shop/dev"]["publish"] is False
+    assert envs_of(store.read_state())["shop/dev"]["publish"] is False
 
 
 def test_publish_and_no_publish_together_are_refused_and_change_nothing(
         shop: Path, engine: FakeEngine, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cilo(capsys, engine, "up", "dev", "--publish", "--no-publish")
     assert code == 2 and "--publish and --no-publish contradict each other" in err
-    assert store.read_state().environments() == {} and asked(shop) == []
+    assert envs_of(store.read_state()) == {} and asked(shop) == []
 
 
 def test_port_of_an_unpublished_port_in_router_mode_says_how_to_publish(
@@ -249,7 +249,7 @@ def test_port_of_an_unpublished_port_in_router_mode_says_how_to_publish(
     monkeypatch.setenv("CILO_REACH", "router")
     monkeypatch.setenv("CILO_ROUTER_IMAGE", "cilo-test/caddy")
     assert cilo(capsys, engine, "up", "dev", "--no-publish")[0] == 0
-    engine.compose_up(env_target(store.read_state().environments()["shop/dev"]), build=False, recreate=False)
+    engine.compose_up(env_target(envs_of(store.read_state())["shop/dev"]), build=False, recreate=False)
     code, _, err = cilo(capsys, engine, "port", "dev", "web", "80")
     assert code == 1 and "port 80/tcp is not published" in err and "docker cilo up dev --publish" in err
 

@@ -15,7 +15,7 @@ from compose_cilo.model import LABEL_HOME, LABEL_MARK, LABEL_ROUTER
 from compose_cilo.queries import Context
 from compose_cilo.reach.mode import Reach
 from compose_cilo.state import store
-from tests.fakes import FakeEngine
+from tests.fakes import FAKE_HOST, FakeEngine, envs_of
 
 from .test_lifecycle import FakeDns
 
@@ -49,7 +49,7 @@ def test_the_first_running_copy_starts_the_router_with_its_routes(ctx: Context) 
     web, api = rec["services"]["web"]["ip"], rec["services"]["api"]["ip"]
     assert "http://web.dev.test, https://web.dev.test" in config and f"reverse_proxy {web}:8080" in config
     assert f"reverse_proxy {api}:3000" in config  # expose: when no ports: and no label
-    assert store.read_state().doc["hosts"]["local"]["reach"] == {
+    assert store.read_state().doc["hosts"][FAKE_HOST]["reach"] == {
         "mode": "router", "address": "127.0.0.1", "reason": "reach is set to router"}
     rendered = files.render(store.read_state().doc)
     assert {ips for e in rendered.recs.envs.values() for ips in e.names.values()} == {("127.0.0.1",)}
@@ -78,7 +78,7 @@ def test_direct_mode_never_starts_a_router(ctx: Context) -> None:
     ctx.reach = Reach("direct", "auto: a local engine", "127.0.0.1")
     lifecycle.up(ctx, "dev")
     assert routers(engine) == [] and not engine.router_configs
-    assert store.read_state().doc["hosts"]["local"]["reach"]["mode"] == "direct"
+    assert store.read_state().doc["hosts"][FAKE_HOST]["reach"]["mode"] == "direct"
     rendered = files.render(store.read_state().doc)
     assert ("127.0.0.1",) not in {ips for e in rendered.recs.envs.values() for ips in e.names.values()}
 
@@ -126,7 +126,7 @@ def test_doctor_flags_a_router_no_copy_needs(ctx: Context) -> None:
     engine: FakeEngine = ctx.engine  # type: ignore[assignment]
     lifecycle.up(ctx, "dev")
     with store.mutate() as st:  # state says nothing runs (the router was left behind)
-        st.environments()["shop/dev"]["status"] = "stopped"
+        envs_of(st)["shop/dev"]["status"] = "stopped"
     checks = {c.id: c for c in doctor.run_checks(ctx)}
     assert checks["router.needed"].status == "warn"
     doctor.fix(ctx, [checks["router.needed"]], confirm=lambda _: True)
@@ -157,7 +157,7 @@ def test_destroy_records_the_copy_stopped_before_its_routes_go(ctx: Context) -> 
     real = engine.reload_router
 
     def reload(name: str, path: str, config: str) -> None:
-        seen.append(store.read_state().environments()["shop/dev"]["status"])
+        seen.append(envs_of(store.read_state())["shop/dev"]["status"])
         real(name, path, config)
 
     engine.reload_router = reload  # type: ignore[method-assign]
@@ -165,4 +165,4 @@ def test_destroy_records_the_copy_stopped_before_its_routes_go(ctx: Context) -> 
     assert seen[0] == "stopped"
     (name,) = routers(engine)
     assert "web.dev.test" not in engine.router_configs[-1] and "web.qa.test" in engine.router_configs[-1]
-    assert set(engine.containers_[name].addresses) == {store.read_state().environments()["shop/qa"]["network"]}
+    assert set(engine.containers_[name].addresses) == {envs_of(store.read_state())["shop/qa"]["network"]}

@@ -13,7 +13,7 @@ from .test_dnsrender import check_golden, golden_state
 
 
 def test_the_golden_state_renders_the_golden_caddyfile() -> None:
-    check_golden("Caddyfile", routes.caddyfile(routes.routes(golden_state(), "test")))
+    check_golden("Caddyfile", routes.caddyfile(routes.routes(golden_state(), "test", "local")))
 
 
 def test_every_name_dns_serves_is_routed_once_to_its_own_service() -> None:
@@ -21,7 +21,7 @@ def test_every_name_dns_serves_is_routed_once_to_its_own_service() -> None:
     recs = zone.records(doc, "test")
     served = {n for e in recs.envs.values() for n in e.names} | {
         f"*.{d}" for e in recs.envs.values() for d in e.wildcards}
-    found = routes.routes(doc, "test")
+    found = routes.routes(doc, "test", "local")
     routed = [n for r in found for n in r.names]
     assert sorted(routed) == sorted(served) and len(routed) == len(set(routed))
     owner = zone.owners(doc, "test")
@@ -30,18 +30,18 @@ def test_every_name_dns_serves_is_routed_once_to_its_own_service() -> None:
 
 def test_the_http_port_of_a_service_is_where_its_route_goes() -> None:
     doc: dict[str, Any] = copy.deepcopy(golden_state())
-    key, service = next((r.key, r.service) for r in routes.routes(doc, "test"))
+    key, service = next((r.key, r.service) for r in routes.routes(doc, "test", "local"))
     doc["hosts"]["local"]["environments"][key]["services"][service]["http_port"] = 8080
-    first = routes.routes(doc, "test")[0]
+    first = routes.routes(doc, "test", "local")[0]
     assert first.upstreams and all(u.endswith(":8080") for u in first.upstreams)
-    assert all(u.endswith(":80") for r in routes.routes(doc, "test")[1:] for u in r.upstreams)
+    assert all(u.endswith(":80") for r in routes.routes(doc, "test", "local")[1:] for u in r.upstreams)
 
 
 def test_stopped_copies_have_no_routes_and_an_empty_state_only_the_global_block() -> None:
     doc: dict[str, Any] = copy.deepcopy(golden_state())
     for rec in doc["hosts"]["local"]["environments"].values():
         rec["status"] = "stopped"
-    assert routes.routes(doc, "test") == []
+    assert routes.routes(doc, "test", "local") == []
     text = routes.caddyfile([])
     assert "reverse_proxy" not in text and "\tlocal_certs\n" in text and "auto_https disable_redirects" in text
 

@@ -13,6 +13,7 @@ from compose_cilo import paths
 from compose_cilo.errors import StateError
 from compose_cilo.state import store, validation
 from tests.conftest import sample_record
+from tests.fakes import envs_of
 
 WEB = {"web": {"ip": "10.224.0.2", "container": None, "status": "not created",
                "ingress": True, "hostnames": [], "replicas": []}}
@@ -29,32 +30,32 @@ def test_missing_file_is_an_empty_state() -> None:
 
 def test_mutate_writes_valid_private_file() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = _record()
+        envs_of(st)["shop/dev"] = _record()
     path = paths.state_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert json.loads(path.read_text())["hosts"]["local"]["environments"]["shop/dev"]["subnet"] == "10.224.0.0/24"
-    assert store.read_state().environments()["shop/dev"] == _record()
+    assert envs_of(store.read_state())["shop/dev"] == _record()
 
 
 def test_a_failing_body_writes_nothing() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = _record()
+        envs_of(st)["shop/dev"] = _record()
     before = paths.state_path().read_bytes()
     with pytest.raises(RuntimeError):
         with store.mutate() as st:
-            st.environments().clear()
+            envs_of(st).clear()
             raise RuntimeError("boom")
     assert paths.state_path().read_bytes() == before
 
 
 def test_invalid_result_is_refused_and_file_unchanged() -> None:
     with store.mutate() as st:
-        st.environments()["shop/dev"] = _record()
+        envs_of(st)["shop/dev"] = _record()
     before = paths.state_path().read_bytes()
     with pytest.raises(StateError, match=r"state file .*state.json is invalid: .*subnet"):
         with store.mutate() as st:
-            st.environments()["shop/dev"]["subnet"] = "not a subnet"
+            envs_of(st)["shop/dev"]["subnet"] = "not a subnet"
     assert paths.state_path().read_bytes() == before
 
 
@@ -107,7 +108,7 @@ def test_state_path_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     target = tmp_path / "elsewhere" / "s.json"
     monkeypatch.setenv("CILO_STATE_PATH", str(target))
     with store.mutate() as st:
-        st.environments()["shop/dev"] = _record()
+        envs_of(st)["shop/dev"] = _record()
     assert target.exists() and paths.lock_path() == tmp_path / "elsewhere" / "s.json.lock"
 
 
