@@ -71,8 +71,8 @@ def _router_checks(ctx: Context, doc: dict[str, Any]) -> list[Check]:
     """In router mode: the router runs when a copy needs it, on every running copy's
     network, with the Caddyfile state renders; and it does not run when none needs it."""
     from . import settings
+    from .binding import current_host
     from .errors import NotFound
-    from .queries import current_host
     from .reach import router, routes
 
     home = ownership.home_id(doc)
@@ -216,7 +216,7 @@ def engines(ctx: Context, doc: dict[str, Any], only: str | None = None) -> list[
     """(short name, Context, is-current) of every engine doctor checks: each host state
     knows and the current engine (only --host's engine with `only`)."""
     from . import hosts
-    from .queries import current_host, on_host
+    from .binding import current_host, on_host
 
     here = current_host(ctx)
     if only is not None:
@@ -239,7 +239,7 @@ def _host_checks(ctx: Context, doc: dict[str, Any], name: str, current: bool, ad
                  ) -> list[Check]:
     from dataclasses import replace
 
-    from .queries import current_host
+    from .binding import current_host
 
     checks = _engine_checks(ctx, name, current)
     if all(c.status == "ok" for c in checks if c.id == "engine.reachable"):

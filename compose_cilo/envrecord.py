@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from . import ownership, paths, workspace
+from .binding import ctx_host
 from .dns import labels
 from .engine.api import ContainerInfo
 from .errors import CiloError
 from .model import LABEL_HTTP_PORT, namespace_root, record_key
 from .names import compose_project_name
 from .project import ComposeTarget, ProjectModel
-from .queries import Context, Record, ctx_host, selector
+from .queries import Context, Record, selector
 from .state import store
 
 
@@ -252,8 +253,8 @@ def known_home_id() -> str | None:
 def sync_dns(ctx: Context) -> None:
     """Make what answers names match state: the router (in router mode) and DNS. A router
     or a dnsmasq that cannot run is a warning, never a failure: the copies run."""
+    from .binding import current_host
     from .errors import EngineError
-    from .queries import current_host
     from .reach import router
 
     doc = store.read_state().doc

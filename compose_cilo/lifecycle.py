@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import hosts, isolation, override, ownership, paths, remote
+from .binding import ctx_host
 from .copymode import prepare_workspace
 from .dns import labels
 from .envrecord import (
@@ -43,7 +44,7 @@ from .model import (
 from .names import label_path
 from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
-from .queries import Context, Record, ctx_host, current_project, get_env, locate, resolve_project, split_ref
+from .queries import Context, Record, current_project, get_env, locate, resolve_project, split_ref
 from .reach import router
 from .reconcile import Adoption
 from .state import store

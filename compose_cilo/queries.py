@@ -5,126 +5,18 @@ Kept apart from lifecycle.py so that `list`, the hottest command, imports only t
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from .engine.api import EngineAPI
+from .binding import chosen_host, current_host, probe, use_host
+from .context import Context, DnsServer
 from .errors import CiloError, NoSuchEnvironment
 from .model import env_key, env_labels, record_key
 from .names import check_env_name, check_project_name
-from .project import ComposeOptions, ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
+from .project import ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 from .state import store
 
-if TYPE_CHECKING:
-    from .engine.options import DockerOptions
-    from .network.subnets import Taken
-
 Record = dict[str, Any]
-
-
-def _to_stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
-def _system_routes() -> list[Taken]:
-    from .network import hostroutes
-
-    return hostroutes.host_routes()
-
-
-class DnsServer(Protocol):
-    """The DNS server that serves state's names (cilo's dnsmasq; a fake in tests)."""
-
-    def sync(self, state_doc: Any = None) -> Any: ...  # render state, reload: .served, .message
-    def restart(self) -> Any: ...
-    def status(self, state_doc: Any = None) -> Any: ...
-    def render_files(self, state_doc: Any) -> dict[Path, str]: ...
-
-
-def _connect(opts: DockerOptions) -> EngineAPI:
-    from .engine.client import connect
-
-    return connect(opts)
-
-
-class _Dnsmasq:
-    """cilo's dnsmasq (compose_cilo.dns.dnsmasq), imported on first use: `list` never does."""
-
-    def sync(self, state_doc: Any = None) -> Any:
-        from .dns import dnsmasq
-
-        return dnsmasq.sync(state_doc)
-
-    def restart(self) -> Any:
-        from .dns import dnsmasq
-
-        return dnsmasq.restart()
-
-    def status(self, state_doc: Any = None) -> Any:
-        from .dns import dnsmasq
-
-        return dnsmasq.status(state_doc)
-
-    def render_files(self, state_doc: Any) -> dict[Path, str]:
-        from .dns import dnsmasq
-
-        return dnsmasq.render_files(state_doc)
-
-
-class Context:
-    """What every command gets: its collaborators, compose options and where to report.
-
-    The collaborators are the seams to the world outside this process: the engine, the
-    host's routes (subnets they hold are not free) and the DNS server that serves state.
-    The CLI wires the real ones; tests hand in fakes. (A plain class rather than a
-    dataclass: `list` must start fast.)
-    """
-
-    def __init__(
-        self,
-        engine: EngineAPI,
-        compose: ComposeOptions | None = None,
-        project: str | None = None,  # --project NAME: address an existing environment
-        cwd: Path | None = None,
-        say: Callable[[str], None] = _to_stderr,
-        routes: Callable[[], list[Taken]] = _system_routes,
-        dns: DnsServer | None = None,
-        connect: Callable[[DockerOptions], EngineAPI] | None = None,
-        host: str | None = None,  # --host NAME / HOST:ENV: the engine (a known name or a context)
-    ) -> None:
-        self.engine = engine
-        self.compose = compose or ComposeOptions()
-        self.project = project
-        self.cwd = cwd or Path.cwd()
-        self.say = say
-        self.routes = routes
-        self.dns: DnsServer = dns or _Dnsmasq()
-        self.connect = connect or _connect
-        self.host_option = host
-        self.reach: Any = None  # how this host reaches the copies: reach/router.reach_of, once
-        self.host: str | None = None  # the state's key of `engine`'s host, once known
-        self._info: Any = None
-
-    def info(self) -> Any:
-        """The engine's `/info` (EngineInfo), asked once per engine."""
-        if self._info is None:
-            self._info = self.engine.info()
-        return self._info
-
-    def on(self, engine: EngineAPI, host: str | None) -> Context:
-        """The same command's Context, speaking to another engine (another host's)."""
-        other = Context(engine, self.compose, self.project, self.cwd, self.say, self.routes, self.dns,
-                        self.connect)
-        other.host = host
-        return other
-
-    def bind(self, engine: EngineAPI, host: str | None) -> None:
-        """From now on this command speaks to `engine`, the engine of host `host`."""
-        if engine is not self.engine:
-            self.engine, self.reach, self._info = engine, None, None
-        self.host = host
+__all__ = ["Context", "DnsServer", "Record", "get_env", "locate", "list_records", "selector"]
 
 
 # --- finding the project and the environment ---------------------------------------------
@@ -179,15 +71,18 @@ def in_project_folder(ctx: Context) -> bool:
 
 
 class Listed(NamedTuple):
-    """An environment as `list` shows it: the short name of its host, and its record."""
+    """An environment as `list` shows it: the short name of its host, its record, and
+    whether its engine answered (None: not asked, the current engine)."""
 
     host: str
     record: Record
+    reachable: bool | None = None
 
 
 def list_records(ctx: Context, every: bool) -> tuple[list[Listed], dict[str, list[str]], int]:
     """This project's environments on the current engine (with `every`: every project's on
-    every engine; outside a project: every project's on the current engine), the subnet
+    every engine, each other engine asked once, at the same time, for at most
+    PROBE_TIMEOUT; outside a project: every project's on the current engine), the subnet
     overlaps found for the current engine's, and how many more other engines hold."""
     from .state.document import host_name
 
@@ -200,83 +95,10 @@ def list_records(ctx: Context, every: bool) -> tuple[list[Listed], dict[str, lis
             ctx.say("not in a compose project folder: listing every project's environments on this engine")
     here = current_host(ctx, st)
     chosen = [(h, r) for h, _, r in st.all_environments() if project is None or r["project"] == project]
-    shown = [Listed(host_name(st.doc, h), r) for h, r in chosen if every or h == here]
+    answers = probe(ctx, st.doc, sorted({h for h, _ in chosen if h != here})) if every else {}
+    shown = [Listed(host_name(st.doc, h), r, answers.get(h)) for h, r in chosen if every or h == here]
     local = [r for h, r in chosen if h == here]
     return shown, drift(ctx, local), len(chosen) - len(shown)
-
-
-def current_host(ctx: Context, st: store.State | None = None) -> str | None:
-    """The state's key of the host the command's engine is (no engine request): the one
-    bound, else the one whose endpoint the docker options name; None when state does not
-    know this engine yet (it has no environments here)."""
-    if ctx.host is None:
-        from . import hosts
-
-        ctx.host = hosts.by_endpoint((st or store.read_state()).doc, hosts.here(ctx.engine.opts))
-    return ctx.host
-
-
-def ctx_host(ctx: Context) -> str:
-    """The host of the environment the command works on (bound when it was found)."""
-    host = current_host(ctx)
-    if host is None:
-        raise CiloError("cilo does not know this engine yet: it has no environments here "
-                        "(docker cilo list --all shows every engine's)")
-    return host
-
-
-def use_host(ctx: Context, host: str, doc: Mapping[str, Any], why: str = "") -> None:
-    """Bind the command to `host`'s engine; say so when the docker options name another."""
-    from . import hosts
-
-    if host == current_host(ctx):
-        return
-    entry = doc["hosts"][host]
-    now = hosts.here(ctx.engine.opts)
-    ctx.bind(ctx.connect(hosts.options_for(entry, ctx.engine.opts)), host)
-    ctx.say(f"{why or 'acting'} on engine {hosts.shown(entry)}; the current docker context points at "
-            f"{now.context or now.endpoint or 'the default engine'}")
-
-
-def on_host(ctx: Context, host: str, doc: Mapping[str, Any]) -> Context:
-    """The command's Context for work on `host`'s engine (itself when that is its own)."""
-    from . import hosts
-
-    if host == current_host(ctx):
-        return ctx
-    return ctx.on(ctx.connect(hosts.options_for(doc["hosts"][host], ctx.engine.opts)), host)
-
-
-def chosen_host(ctx: Context, doc: Mapping[str, Any], name: str | None) -> str | None:
-    """The host named by HOST: or --host: a known engine's name (bound now), or a docker
-    context or endpoint cilo has not used yet (the engine it names, bound; None: not in
-    state yet)."""
-    from . import hosts
-
-    name = name or ctx.host_option
-    if name is None:
-        return None
-    key = hosts.resolve(doc, name)
-    if key is not None:
-        use_host(ctx, key, doc, "as asked,")
-        return key
-    from .engine.options import DockerOptions
-    from .engine.socketapi import resolve_host
-
-    current = ctx.engine.opts
-    if "://" in name:  # an endpoint, as -H names one
-        opts = DockerOptions(host=name, config=current.config, log_level=current.log_level)
-    elif resolve_host(None, name, current.config) is not None:
-        opts = DockerOptions(context=name, config=current.config, log_level=current.log_level)
-    else:
-        raise hosts.unknown(doc, name)
-    here = hosts.here(current)
-    if here.endpoint == hosts.here(opts).endpoint:  # the engine the command already speaks to
-        ctx.bind(ctx.engine, hosts.by_endpoint(doc, here))
-        return ctx.host
-    engine = ctx.connect(opts)
-    ctx.bind(engine, hosts.by_endpoint(doc, hosts.here(opts)))
-    return ctx.host
 
 
 def locate(ctx: Context, ref: str, st: store.State | None = None) -> tuple[str, Record] | None:

@@ -4,11 +4,12 @@ id is removed, and the state entry goes once the engine objects are gone."""
 from __future__ import annotations
 
 from . import ownership, paths, settings
+from .binding import ctx_host
 from .envrecord import env_folder, known_home_id, sync_dns
 from .errors import CiloError
 from .fsutil import remove_tree, remove_with_empty_parents
 from .model import LABEL_HOME, record_key
-from .queries import Context, Record, ctx_host, current_project, get_env, selector
+from .queries import Context, Record, current_project, get_env, selector
 from .state import store
 from .state.document import host_name
 
@@ -43,7 +44,7 @@ def destroy_all_plan(ctx: Context, every_project: bool) -> list[tuple[str, str]]
     The project is found strictly, as for any command: a compose option that names a
     missing file is an error here, never a reason to take every project instead.
     """
-    from .queries import chosen_host
+    from .binding import chosen_host
 
     st = store.read_state()
     project = None
@@ -60,7 +61,7 @@ def destroy_all_plan(ctx: Context, every_project: bool) -> list[tuple[str, str]]
 def destroy_keys(ctx: Context, keys: list[tuple[str, str]]) -> list[str]:
     """Destroy each (host, PROJECT/ENV) through its engine; the names of those destroyed
     (HOST:PROJECT/ENV for another engine's)."""
-    from .queries import current_host, on_host
+    from .binding import current_host, on_host
 
     st = store.read_state()
     done, contexts = [], {}
@@ -79,7 +80,7 @@ def destroy_keys(ctx: Context, keys: list[tuple[str, str]]) -> list[str]:
 
 def plan_names(ctx: Context, keys: list[tuple[str, str]]) -> list[str]:
     """How a plan's environments are named to people: HOST:PROJECT/ENV off this engine."""
-    from .queries import current_host
+    from .binding import current_host
 
     doc, here = store.read_state().doc, current_host(ctx)
     return [key if host == here else f"{host_name(doc, host)}:{key}" for host, key in keys]

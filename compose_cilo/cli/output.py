@@ -53,16 +53,18 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def env_list(listed: list[Any], drift: dict[str, list[str]] | None = None, with_host: bool = False) -> str:
-    """The table of `list`: (host, record) pairs; a HOST column `with_host`."""
+    """The table of `list`: (host, record, reachable) rows; a HOST column `with_host`; the
+    status of a copy whose engine did not answer is marked `?` (as last recorded)."""
     if not listed:
         return "no environments"
     drift = drift or {}
     rows = []
-    for host, r in listed:
+    for host, r, reachable in listed:
         running = sum(1 for s in r["services"].values() if s["status"] == "running")
         key = record_key(r)
         note = f"  ! overlaps {', '.join(drift[key])}" if drift.get(key) else ""
-        rows.append([*([host] if with_host else []), r["project"], r["name"], r["status"], r["subnet"],
+        status = r["status"] if reachable is not False else f"{r['status']}?"  # as last recorded
+        rows.append([*([host] if with_host else []), r["project"], r["name"], status, r["subnet"],
                      f"{running}/{len(r['services'])}", r["workspace"] + note])
     return table(rows, [*(["HOST"] if with_host else []), "PROJECT", "ENV", "STATUS", "SUBNET", "RUNNING",
                         "WORKSPACE"])
@@ -105,13 +107,14 @@ def env_status(
 
 def list_text(listed: list[Any], overlaps: dict[str, list[str]], as_json: bool, every: bool = False,
               elsewhere: int = 0) -> str:
-    """What `list` prints: a JSON array or the table ((host, record) pairs); a table of
+    """What `list` prints: a JSON array or the table (queries.Listed rows); a table of
     the current engine's says how many more other engines hold."""
     if as_json:
         import json
 
         return json.dumps(
-            [env_json(r, overlaps=overlaps.get(record_key(r)), host=h) for h, r in listed],
+            [{**env_json(r, overlaps=overlaps.get(record_key(r)), host=h),
+              **({"host_reachable": reachable} if reachable is not None else {})} for h, r, reachable in listed],
             indent=2,
         )
     more = (f"\n({elsewhere} more on other engines: docker cilo list --all)" if elsewhere and not every else "")

@@ -148,8 +148,8 @@ def sync(ctx: Context, home: str | None, *, keep: bool = False, force: bool = Fa
     The router, if one runs after."""
     if home is None:
         return None
+    from ..binding import current_host
     from ..fsutil import turn
-    from ..queries import current_host
     from ..state import store
 
     host = current_host(ctx)
@@ -279,7 +279,7 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
 
     key = record_key(record)
     if record.get("status") == "running":
-        from ..queries import ctx_host
+        from ..binding import ctx_host
 
         with store.mutate() as st:
             envs = st.environments(ctx_host(ctx))
@@ -291,7 +291,7 @@ def leave(ctx: Context, record: dict[str, Any], home: str | None) -> None:
 
 def engine_name(ctx: Context) -> str:
     """The short name of the command's engine (`local` for one state does not know yet)."""
-    from ..queries import current_host
+    from ..binding import current_host
     from ..state import store
     from ..state.document import host_name
 

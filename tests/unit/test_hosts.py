@@ -165,7 +165,7 @@ def test_list_shows_the_current_engines_copies_and_list_all_every_engines_with_i
     lifecycle.create(on(engines, HERE, shop, said), "alpha")
     lifecycle.create(on(engines, THERE, shop, said), "beta")
     listed, _, elsewhere = queries.list_records(on(engines, HERE, shop, said), every=False)
-    assert [(h, r["name"]) for h, r in listed] == [("local", "alpha")] and elsewhere == 1
+    assert [(h, r["name"]) for h, r, _ in listed] == [("local", "alpha")] and elsewhere == 1
     assert "(1 more on other engines: docker cilo list --all)" in output.list_text(listed, {}, False, False, 1)
     every, _, _ = queries.list_records(on(engines, HERE, shop, said), every=True)
     table = output.list_text(every, {}, False, True)
@@ -276,3 +276,19 @@ def test_a_tcp_engine_elsewhere_refuses_workspace_bind_mounts_naming_them(
     (shop / "compose.yaml").write_text(yaml.safe_dump(compose))
     lifecycle.up(on(engines, THERE, shop, said, host="tcp://192.0.2.7:2375"), "alpha")  # a host path: its own
     assert len(store.read_state().find("shop/alpha")) == 2
+
+
+def test_list_all_says_which_engine_does_not_answer_and_still_shows_every_copy(
+        engines: Engines, shop: Path, said: list[str]) -> None:
+    lifecycle.create(on(engines, HERE, shop, said), "alpha")
+    lifecycle.create(on(engines, THERE, shop, said), "beta")
+    engines.there.fail["ping"] = "no answer within 5 s"
+    every, _, _ = queries.list_records(on(engines, HERE, shop, said), every=True)
+    assert [(h, r["name"], ok) for h, r, ok in every] == [("local", "alpha", None), ("192-0-2-7", "beta", False)]
+    assert any("engine 192-0-2-7 (tcp://192.0.2.7:2375) is unreachable (no answer within 5 s)" in m for m in said)
+    rows = {line.split()[2]: line.split()[3] for line in output.list_text(every, {}, False, True).splitlines()[1:]}
+    assert rows == {"alpha": "created", "beta": "created?"}
+    assert [e.get("host_reachable") for e in json.loads(output.list_text(every, {}, True, True))] == [None, False]
+    said.clear()
+    every, _, _ = queries.list_records(on(engines, HERE, shop, said), every=True)  # it answers again
+    assert [ok for _, _, ok in every] == [None, True] and not said
