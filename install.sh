@@ -327,14 +327,17 @@ ensure_dnsmasq() {
     fi
 }
 
-ensure_dev_tools() { # the tests need dig, a static busybox, curl, and ip + nsenter for the unroutable engine
+ensure_dev_tools() { # the tests need dig, a static busybox, curl, ip + nsenter for the unroutable engine, sshd + rsync for the ssh one
     if can_apt; then
         have dig || apt_ensure dnsutils
         apt_ensure busybox-static
         have curl || apt_ensure curl
         have ip || apt_ensure iproute2
         have nsenter || apt_ensure util-linux
-        say "test tools: dig, busybox-static, curl, ip and nsenter present"
+        have ssh || apt_ensure openssh-client
+        [ -x /usr/sbin/sshd ] || apt_ensure openssh-server  # never started as a service: the tests run their own
+        have rsync || apt_ensure rsync
+        say "test tools: dig, busybox-static, curl, ip, nsenter, ssh, sshd and rsync present"
     else
         have dig || warn "dig not found; the tests need it (Debian/Ubuntu: dnsutils)."
         have busybox || warn "busybox not found; the tests need a static one (Debian/Ubuntu: busybox-static)."

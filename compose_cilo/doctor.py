@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle, ownership, paths, reconcile
+from . import lifecycle, ownership, paths, reconcile, repairs
 from .envrecord import refresh
 from .errors import CiloError
 from .model import record_key
@@ -300,10 +300,10 @@ def _fix(ctx: Context, actions: list[tuple[Context, Action]], confirm: Callable[
 def _apply(ctx: Context, a: Action) -> str:
     if a.kind == "adopt":
         assert a.adoption is not None
-        lifecycle.adopt(ctx, a.adoption)
+        repairs.adopt(ctx, a.adoption)
         return f"adopted {a.subject} back into state"
     if a.kind == "network":
-        lifecycle.repair_network(ctx, a.subject)
+        repairs.repair_network(ctx, a.subject)
         return f"recreated the network of {a.subject}"
     if a.kind == "up":
         lifecycle.up(ctx, a.subject)

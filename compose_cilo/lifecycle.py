@@ -46,7 +46,6 @@ from .network import copynets, envnet
 from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, model_from_config
 from .queries import Context, Record, current_project, get_env, locate, resolve_project, split_ref
 from .reach import router
-from .reconcile import Adoption
 from .state import store
 from .teardown import forget_failed_create, owned_names
 
@@ -71,7 +70,7 @@ def _reserve(
         folder = f"{env}@{st.doc['hosts'][host]['name']}" if others else env
         record = new_record(target, model.name, env, envnet.allocate(st, host, key, external, []), copy, folder)
         copynets.reserve(st, host, record, model, external)
-        record["services"] = service_records(model, _addresses(record, model), {})
+        record["services"] = service_records(model, service_addresses(record, model), {})
         envs[key] = record
         return dict(record), True
 
@@ -90,7 +89,7 @@ def _reserve_networks(ctx: Context, record: Record, model: ProjectModel) -> Reco
         return dict(current)
 
 
-def _addresses(record: Record, model: ProjectModel) -> dict[str, str]:
+def service_addresses(record: Record, model: ProjectModel) -> dict[str, str]:
     previous = {n: s.get("ip") for n, s in record["services"].items()}
     return override.assign_addresses(
         record["subnet"], override.fixed_address_services(model), previous
@@ -153,7 +152,7 @@ def _prepare(ctx: Context, ref: str, copy: bool, strict: bool = False, publish: 
         record = copynets.ensure(ctx.engine, ctx_host(ctx), record, model, home_id(), lambda: host_routes(ctx))
         if record["copy"]:
             model = prepare_workspace(ctx, record)
-        addresses = _addresses(record, model)
+        addresses = service_addresses(record, model)
         write_override(record, model, addresses, router.publish_address(ctx, record),
                        router.ca_mount(ctx, home_id()))
     except BaseException:
@@ -289,7 +288,25 @@ def prepare(ctx: Context, ref: str, *, copy: bool = False, strict: bool = False,
         if recreate:
             _reallocate_for_recreate(ctx, ref)
         record, _, created = _prepare(ctx, ref, copy, strict, publish)
+        record = _push_workspace(ctx, record)
     return record, created
+
+
+def _push_workspace(ctx: Context, record: Record) -> Record:
+    """On an ssh:// engine: the workspace, copied to the same path on its machine (each
+    time: bind mounts there see what is here now); recorded for destroy."""
+    from . import sync
+
+    target = sync.target_of(hosts.here(ctx.engine.opts).endpoint)
+    if target is None:
+        return record
+    how = sync.push(target, record["workspace"], home_id())
+    if how == "same folder":
+        return record
+    ctx.say(f"copied the workspace {record['workspace']} to {target.shown} ({how})")
+    if record.get("remote_workspace") == record["workspace"]:
+        return record
+    return update_record(ctx_host(ctx), record_key(record), lambda r: r.update(remote_workspace=r["workspace"]))
 
 
 def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
@@ -298,6 +315,7 @@ def up(ctx: Context, ref: str, *, build: bool = False, recreate: bool = False,
         if recreate:
             _reallocate_for_recreate(ctx, ref)
         record, _, _ = _prepare(ctx, ref, copy, strict)
+        record = _push_workspace(ctx, record)
         ctx.engine.compose_up(env_target(record), build=build, recreate=recreate)
         record = refresh(ctx, record, "running")
     sync_dns(ctx)
@@ -335,53 +353,6 @@ def ensure_running(ctx: Context, ref: str) -> Record:
     ):
         return record
     return up(ctx, ref)
-
-
-def repair_network(ctx: Context, ref: str) -> Record:
-    """Recreate the environment's missing networks with their recorded subnets (doctor --fix)."""
-    record = get_env(ctx, ref)
-    model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    fixed = copynets.ensure(ctx.engine, ctx_host(ctx), record, model, home_id(), lambda: host_routes(ctx))
-    if fixed == record:
-        return record
-    return update_record(ctx_host(ctx), record_key(record),
-                   lambda r: r.update(subnet=fixed["subnet"], networks=fixed["networks"]))
-
-
-def adopt(ctx: Context, found: Adoption) -> Record:
-    """Rebuild the state record of an environment that state lost, from engine labels.
-
-    The containers carry cilo's labels and compose's own (working folder, config files);
-    the network carries the subnet. The override is rewritten from the user's files.
-    """
-    key = env_key(found.project, found.env)
-    project_dir, workdir = found.project_dir, found.working_dir
-    target = ComposeTarget(files=found.files, project_dir=project_dir, env_files=found.env_files,
-                           profiles=found.profiles, dotenv_dir=found.dotenv_dir)
-    record = new_record(target, found.project, found.env, found.subnet, copy=workdir != project_dir)
-    record["workspace"] = workdir
-    record["network"] = found.network
-    record["networks"] = {k: {"name": n, "subnet": s} for k, n, s in found.networks}
-    if found.foreign_home:  # adopted from another home on the user's word: keeps its id
-        record[ownership.FOREIGN_FIELD] = found.foreign_home
-    if found.compose_project:
-        record["compose_project"] = found.compose_project
-    if record["copy"]:  # the files compose used live in the copy: record the user's paths
-        record["compose_files"] = [
-            str(Path(project_dir) / Path(f).relative_to(workdir)) if f.startswith(workdir + "/") else f
-            for f in record["compose_files"]
-        ]
-    model = model_from_config(ctx.engine.compose_config(user_target(record)))
-    with store.mutate() as st:
-        host = register_host(ctx, st.doc)
-        if key in st.environments(host):
-            raise CiloError(f"environment {key} is in state again; nothing to adopt")
-        ownership.ensure_home_id(st.doc)
-        record["services"] = service_records(model, _addresses(record, model), {})
-        st.environments(host)[key] = record
-    write_override(record, model, _addresses(record, model), router.publish_address(ctx, record),
-                   router.ca_mount(ctx, home_id()))
-    return refresh(ctx, record, "running" if found.running else "stopped")
 
 
 def stop(ctx: Context, ref: str) -> Record:

@@ -14,6 +14,7 @@ from .model import env_key, env_labels, record_key
 from .names import check_env_name, check_project_name
 from .project import ComposeTarget, NoComposeFile, ProjectModel, model_from_config, resolve_target
 from .state import store
+from .state.document import host_name
 
 Record = dict[str, Any]
 __all__ = ["Context", "DnsServer", "Record", "get_env", "locate", "list_records", "selector"]
@@ -84,8 +85,6 @@ def list_records(ctx: Context, every: bool) -> tuple[list[Listed], dict[str, lis
     every engine, each other engine asked once, at the same time, for at most
     PROBE_TIMEOUT; outside a project: every project's on the current engine), the subnet
     overlaps found for the current engine's, and how many more other engines hold."""
-    from .state.document import host_name
-
     project: str | None = None
     st = store.read_state()
     if not every:
@@ -127,9 +126,9 @@ def locate(ctx: Context, ref: str, st: store.State | None = None) -> tuple[str, 
         mine = [(h, r) for h, r in found if h == here]
         if not mine:
             names = " and ".join(hosts.shown(st.doc["hosts"][h]) for h, _ in found)
-            raise CiloError(f"environment {key} exists on engines {names}; name the one: "
-                            f"docker cilo VERB {st.doc['hosts'][found[0][0]]['name']}:{env} "
-                            "(or --host NAME)")
+            refs = " or ".join(f"{host_name(st.doc, h)}:{env}" for h, _ in found)
+            raise CiloError(f"environment {key} exists on engines {names}; name the one: {refs} "
+                            "(or --host NAME before the command)")
         found = mine
     host, record = found[0]
     use_host(ctx, host, st.doc)

@@ -113,7 +113,24 @@ def _destroy_record(ctx: Context, record: Record) -> None:
     # cannot be removed never makes a retry fail on what is already done
     with store.mutate() as st:
         st.environments(ctx_host(ctx)).pop(key, None)
+    _remove_remote_workspace(ctx, record, home)
     _remove_env_dir(ctx, record, images)
+
+
+def _remove_remote_workspace(ctx: Context, record: Record, home: str | None) -> None:
+    """The workspace `up` copied to an ssh:// engine's machine (only what cilo made there)."""
+    from . import hosts, sync
+
+    folder = record.get("remote_workspace")
+    target = sync.target_of(hosts.here(ctx.engine.opts).endpoint)
+    if not folder or target is None or home is None:
+        return
+    try:
+        if sync.remove(target, folder, home):
+            ctx.say(f"removed the workspace {folder} from {target.shown}")
+    except CiloError as e:
+        ctx.say(f"warning: the workspace {folder} on {target.shown} stays: {e}; remove it there with: "
+                f"rm -rf {folder}")
 
 
 def owned_names(ctx: Context, record: Record, kind: str, home: str | None) -> list[str]:

@@ -152,6 +152,19 @@ def remote_engine(test_image: str, router_image: str, tmp_path_factory: pytest.T
     yield from remote.start(tmp_path_factory.mktemp("remote-engine"), [test_image, router_image])
 
 
+@pytest.fixture(scope="session")
+def ssh_engine(test_image: str, router_image: str, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[RemoteEngine]:
+    """A second engine that is another machine in files too, reached over ssh (an sshd
+    in its namespaces); projects under its `hidden` folder exist here only."""
+    from tests import remote_engine as remote
+
+    reason = remote.missing() or (None if shutil.which("sshd") and shutil.which("ssh") else
+                                  "openssh-server is not installed (./install.sh --dev)")
+    need("a second engine reached over ssh", reason is None, reason or "")
+    yield from remote.start(tmp_path_factory.mktemp("ssh-engine"), [test_image, router_image], ssh=True)
+
+
 def _compose_plugin_path() -> str | None:
     proc = subprocess.run(
         ["docker", "info", "--format", "{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}}\n{{end}}"],

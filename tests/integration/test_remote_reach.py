@@ -95,7 +95,8 @@ def test_copies_on_an_unroutable_engine_answer_through_the_router_and_published_
         assert until(lambda: get(engine, f"http://web.{alpha}.test/", HTTP_PORT) == f"{alpha}\n")
         assert get(engine, f"http://web.{beta}.test/", HTTP_PORT) == f"{beta}\n"
         trusted = cilo("trust", cwd=proj, env=env).stdout
-        ca = cilo_home / "router" / "root.crt"
+        name = engine.address.replace(".", "-")  # the engine's short name: its endpoint's host
+        ca = cilo_home / "router" / name / "root.crt"  # each engine's router has its own CA
         assert f"cilo's router CA certificate: {ca}" in trusted and "BEGIN CERTIFICATE" in ca.read_text()
         assert until(lambda: get(engine, f"https://web.{beta}.test/", 443, ca) == f"{beta}\n")
         assert get(engine, f"https://rr{unique}.{alpha}.test/", 443, ca) == f"{alpha}\n"  # the ingress

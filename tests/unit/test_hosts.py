@@ -138,7 +138,7 @@ def test_the_same_environment_on_two_engines_needs_a_host_qualified_reference(
     third = Context(FakeEngine(opts=DockerOptions(host="tcp://192.0.2.99:2375"), engine_id="X:Y"), cwd=shop,
                     say=said.append, routes=lambda: [], dns=FakeDns(), connect=engines.connect)
     with pytest.raises(CiloError, match=r"shop/alpha exists on engines local .* and 192-0-2-7 .*; name the "
-                                        r"one: docker cilo VERB local:alpha \(or --host NAME\)"):
+                                        r"one: local:alpha or 192-0-2-7:alpha \(or --host NAME before"):
         queries.get_env(third, "alpha")
     ctx = on(engines, THERE, shop, said)
     assert queries.get_env(ctx, "local:alpha")["override"].endswith("/shop/alpha/override.yml")
