@@ -100,6 +100,7 @@ class Context:
         self.host_option = host
         self.reach: Any = None  # how this host reaches the copies: reach/router.reach_of, once
         self.host: str | None = None  # the state's key of `engine`'s host, once known
+        self.hosts_before: dict[str, Any] | None = None  # host entries before this command registered one
         self._info: Any = None
 
     def info(self) -> Any:

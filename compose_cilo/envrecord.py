@@ -20,6 +20,7 @@ from .names import compose_project_name
 from .project import ComposeTarget, ProjectModel
 from .queries import Context, Record, selector
 from .state import store
+from .state.document import LOCAL_HOST
 
 
 def now() -> str:
@@ -219,9 +220,13 @@ def host_routes(ctx: Context) -> list[Any]:
 def register_host(ctx: Context, doc: dict[str, Any]) -> str:
     """Inside the state lock: the command's engine's host entry, made or updated, and the
     command bound to it (the engine's ID is asked before the lock, once)."""
+    import copy
+
     from . import hosts
 
-    ctx.host = hosts.register(doc, ctx.info().id, hosts.here(ctx.engine.opts), is_native(ctx))
+    engine_id = ctx.info().id
+    ctx.hosts_before = {k: copy.deepcopy(doc["hosts"][k]) for k in (engine_id, LOCAL_HOST) if k in doc["hosts"]}
+    ctx.host = hosts.register(doc, engine_id, hosts.here(ctx.engine.opts), is_native(ctx))
     return ctx.host
 
 

@@ -152,6 +152,20 @@ def register(doc: dict[str, Any], engine_id: str, where: Here, native: bool) -> 
     return engine_id
 
 
+def unregister(doc: dict[str, Any], engine_id: str, before: dict[str, Any]) -> None:
+    """Undo `register` for a create that failed (inside the lock, after its record went):
+    the entries it made or claimed as they were (`before`: copies of them then, by key),
+    so bad input changes nothing. Entries something else changed meanwhile stay."""
+    hosts: dict[str, Any] = doc["hosts"]
+    then = before.get(engine_id) or before.get(LOCAL_HOST)
+    now = hosts.get(engine_id)
+    if now is None or now["environments"] != (then or {}).get("environments", {}):
+        return
+    del hosts[engine_id]
+    for key, entry in before.items():
+        hosts[key] = entry
+
+
 def needs_update(doc: Doc, engine_id: str, where: Here, native: bool) -> bool:
     """Whether `register` would change anything (so that a command need not write)."""
     entry = doc.get("hosts", {}).get(engine_id)

@@ -27,6 +27,10 @@ def forget_failed_create(ctx: Context, record: Record, made_home: bool = False) 
             find({LABEL_HOME: home}) for find in (ctx.engine.containers, ctx.engine.networks, ctx.engine.volumes))
         with store.mutate() as st:
             st.environments(ctx_host(ctx)).pop(record_key(record), None)
+            if ctx.hosts_before is not None and ctx.host:
+                from . import hosts
+
+                hosts.unregister(st.doc, ctx.host, ctx.hosts_before)
             if unused and st.doc.get("home_id") == home:
                 st.doc.pop("home_id", None)
 

@@ -62,7 +62,7 @@ def labelled_compose(label: str, value: str) -> str:
 
 
 ENV_MISSING_SERVICES = (
-    '{"version": 5, "hosts": {"local": {"id": "local", "provider": "docker", "environments": '
+    '{"version": 6, "hosts": {"local": {"id": "local", "provider": "docker", "environments": '
     '{"{p}/keep": {"name": "keep"}}}}}'
 )
 V1_MISSING_SUBNET = json.dumps({
@@ -428,7 +428,7 @@ def valid_state(sb: Sandbox) -> dict:
                              "ingress": True, "hostnames": [], "replicas": []}},
         "networks": {},
     }
-    return {"version": 5, "hosts": {"local": {"id": "local", "provider": "docker",
+    return {"version": 6, "hosts": {"local": {"id": "local", "provider": "docker",
                                               "environments": {f"{sb.project}/keep": record}}}}
 
 

@@ -329,7 +329,7 @@ def test_dns_commands(dns_env: DnsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     from compose_cilo.state import store
 
     with store.mutate() as st:
-        envs_of(st)["shop/dev"] = shop_dev()
+        st.environments("local")["shop/dev"] = shop_dev()
     runner = CliRunner()
     out = runner.invoke(dns_app, ["start"])
     assert out.exit_code == 0, out.output

@@ -26,7 +26,7 @@ def failing(cilo: Cilo, cwd: Path, unique: str) -> dict[str, list[str]]:
     assert proc.returncode == (0 if report["ok"] else 1)
     out: dict[str, list[str]] = {}
     for c in report["checks"]:
-        assert set(c) == {"id", "status", "subject", "message", "fix"}
+        assert set(c) - {"host"} == {"id", "status", "subject", "message", "fix"}
         if c["status"] == "fail" and (unique in c["subject"] or "/" not in c["subject"]):
             out.setdefault(c["id"], []).append(c["subject"])
             assert c["fix"], c
@@ -80,7 +80,7 @@ def test_seven_faults_detected_fixed_and_second_fix_is_clean(shop, cilo: Cilo, u
     conf.write_text(conf.read_text() + "address=/evil.test/6.6.6.6\n")
     # 5. an environment is deleted from state while it runs
     doc = json.loads(paths.state_path().read_text())
-    del doc["hosts"]["local"]["environments"][f"shop/{b}"]
+    del next(iter(doc["hosts"].values()))["environments"][f"shop/{b}"]
     paths.state_path().write_text(json.dumps(doc))
     # 6. a labelled container and network of a project that never existed
     ghost = f"ghost{unique}"
@@ -102,7 +102,7 @@ def test_seven_faults_detected_fixed_and_second_fix_is_clean(shop, cilo: Cilo, u
     assert f"{ghost}/x" in found["orphan.container"] and f"{ghost}/x" in found["orphan.network"]
     assert found["subnet.overlap"] == [f"shop/{a}"]
     unchanged = json.loads(paths.state_path().read_text())
-    assert f"shop/{b}" not in unchanged["hosts"]["local"]["environments"], "doctor alone changed state"
+    assert f"shop/{b}" not in next(iter(unchanged["hosts"].values()))["environments"], "doctor alone changed state"
 
     fixed = cilo("doctor", "--fix", "--yes", cwd=proj, check=False)
     assert fixed.returncode == 1  # the overlap cannot be fixed automatically
