@@ -139,6 +139,7 @@ def register(doc: dict[str, Any], engine_id: str, where: Here, native: bool) -> 
         if native and LOCAL_HOST in hosts and "endpoint" not in hosts[LOCAL_HOST]:
             entry = hosts.pop(LOCAL_HOST)
             entry["id"] = engine_id
+            entry.setdefault("name", unique_name(doc, suggested_name(where, native)))
         else:
             entry = new_host(engine_id, unique_name(doc, suggested_name(where, native)))
         hosts[engine_id] = entry
@@ -164,15 +165,6 @@ def unregister(doc: dict[str, Any], engine_id: str, before: dict[str, Any]) -> N
     del hosts[engine_id]
     for key, entry in before.items():
         hosts[key] = entry
-
-
-def needs_update(doc: Doc, engine_id: str, where: Here, native: bool) -> bool:
-    """Whether `register` would change anything (so that a command need not write)."""
-    entry = doc.get("hosts", {}).get(engine_id)
-    return (entry is None or entry.get("endpoint") != where.endpoint
-            or entry.get("context") != where.context or entry.get("local") is not native
-            or any(k != engine_id and e.get("endpoint") == where.endpoint
-                   for k, e in doc.get("hosts", {}).items()))
 
 
 # --------------------------------------------------------------- reaching an entry's engine

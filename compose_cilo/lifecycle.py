@@ -47,6 +47,7 @@ from .project import ComposeTarget, ProjectModel, chooses_files_or_profiles, mod
 from .queries import Context, Record, current_project, get_env, locate, resolve_project, split_ref
 from .reach import router
 from .state import store
+from .state.document import host_name
 from .teardown import forget_failed_create, owned_names
 
 
@@ -67,7 +68,7 @@ def _reserve(
             return dict(envs[key]), False
         ownership.ensure_home_id(st.doc)
         others = [h for h, _ in st.find(key)]
-        folder = f"{env}@{st.doc['hosts'][host]['name']}" if others else env
+        folder = f"{env}@{host_name(st.doc, host)}" if others else env
         record = new_record(target, model.name, env, envnet.allocate(st, host, key, external, []), copy, folder)
         copynets.reserve(st, host, record, model, external)
         record["services"] = service_records(model, service_addresses(record, model), {})

@@ -215,7 +215,7 @@ def test_register_claims_an_older_files_local_host_for_this_machines_engine() ->
     assert hosts.by_endpoint(d, hosts.Here("tcp://h:2375", None)) is None
     assert hosts.register(d, "ID:1", where, native=True) == "ID:1"
     assert d["hosts"] == {"ID:1": {"id": "ID:1", "provider": "docker", "environments": {"shop/dev": {}},
-                                   "endpoint": "unix:///var/run/docker.sock", "local": True}}
+                                   "name": "local", "endpoint": "unix:///var/run/docker.sock", "local": True}}
     assert hosts.by_endpoint(d, where) == "ID:1"
     # a remote engine never claims it
     d2: dict[str, Any] = {"hosts": {LOCAL_HOST: {"id": LOCAL_HOST, "provider": "docker", "environments": {}}}}
